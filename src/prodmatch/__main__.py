@@ -1,0 +1,3 @@
+from prodmatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Validation of Kaggle-layout tables. Every error names the file, the row and the column.
+
+Rows are reported as 0-based data rows together with the 1-based line of the CSV file (line 1 is the
+header), so ``row 3 (line 5)`` can be found with ``sed -n 5p file``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PHASH_RE = re.compile(r"^[0-9a-fA-F]{16}$")
+
+TRAIN_COLUMNS = ("posting_id", "image", "image_phash", "title", "label_group")
+TEST_COLUMNS = ("posting_id", "image", "image_phash", "title")
+SUBMISSION_COLUMNS = ("posting_id", "matches")
+
+
+class DataValidationError(ValueError):
+    """A data file that prodmatch refuses to use, with where the problem is."""
+
+    def __init__(self, file: str | Path, message: str, row: int | None = None, column: str | None = None):
+        self.file = str(file)
+        self.row = row
+        self.column = column
+        where = [self.file]
+        if row is not None:
+            where.append(f"row {row} (line {row + 2})")
+        if column is not None:
+            where.append(f"column '{column}'")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+class DataWarning(UserWarning):
+    """A documented fallback was applied to input data."""
+
+
+def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], file: str | Path) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            file, f"missing required column(s) {missing}; found {list(frame.columns)}", column=missing[0]
+        )
+
+
+def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posting_id") -> None:
+    ids = frame[column]
+    empty = np.flatnonzero(ids.str.strip().eq("").to_numpy())
+    if len(empty):
+        raise DataValidationError(file, "empty posting_id", row=int(empty[0]), column=column)
+    duplicated = np.flatnonzero(ids.duplicated(keep="first").to_numpy())
+    if len(duplicated):
+        row = int(duplicated[0])
+        first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
+        raise DataValidationError(
+            file, f"duplicate posting_id {ids.iloc[row]!r} (first seen at row {first})", row=row, column=column
+        )
+
+
+def check_phash(frame: pd.DataFrame, file: str | Path, column: str = "image_phash") -> None:
+    bad = np.flatnonzero(~frame[column].str.fullmatch(PHASH_RE).fillna(False).to_numpy())
+    if len(bad):
+        row = int(bad[0])
+        raise DataValidationError(
+            file,
+            f"image_phash must be 16 hex characters, got {frame[column].iloc[row]!r}"
+            + (f" ({len(bad)} bad rows)" if len(bad) > 1 else ""),
+            row=row,
+            column=column,
+        )
+
+
+def parse_label_group(frame: pd.DataFrame, file: str | Path, column: str = "label_group") -> pd.Series:
+    raw = frame[column].str.strip()
+    missing = np.flatnonzero(raw.eq("").to_numpy())
+    if len(missing):
+        raise DataValidationError(file, "label_group is missing", row=int(missing[0]), column=column)
+    parsed = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero((parsed.isna() | (parsed != np.floor(parsed))).to_numpy())
+    if len(bad):
+        row = int(bad[0])
+        raise DataValidationError(
+            file, f"label_group must be an integer, got {raw.iloc[row]!r}", row=row, column=column
+        )
+    return parsed.astype(np.int64)
+
+
+def fill_empty_titles(frame: pd.DataFrame, file: str | Path, column: str = "title") -> pd.Series:
+    """Documented fallback: a NaN/empty title becomes "" with a warning; other sources still match it."""
+    titles = frame[column]
+    empty = np.flatnonzero(titles.str.strip().eq("").to_numpy())
+    if len(empty):
+        shown = ", ".join(str(r) for r in empty[:5]) + (" ..." if len(empty) > 5 else "")
+        warnings.warn(
+            f"{file}: column '{column}': {len(empty)} empty or missing title(s) at row(s) {shown}; "
+            "they are kept as empty strings and match only through image/phash sources",
+            DataWarning,
+            stacklevel=3,
+        )
+    return titles.fillna("")

@@ -1,0 +1,85 @@
+"""Threshold search: a sweep per source, then coordinate ascent over the union's thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from prodmatch.match.evaluate import PolicyEvaluator
+from prodmatch.match.policy import MatchPolicy
+from prodmatch.metrics import MatchScore
+from prodmatch.search.phash import distance_to_score
+
+NEVER = float("inf")  # a threshold that switches a source off in the union
+
+
+def default_grid(source: str) -> np.ndarray:
+    """Thresholds worth trying: Hamming 0..16 for phash, cosine 0.10..0.99 for everything else."""
+    if source.startswith("phash"):
+        return distance_to_score(np.arange(0, 17)).astype(np.float64)
+    return np.round(np.arange(0.10, 0.995, 0.01), 4)
+
+
+@dataclass
+class SweepPoint:
+    threshold: float
+    score: MatchScore
+
+
+def sweep(evaluator: PolicyEvaluator, base: MatchPolicy, source: str, grid: np.ndarray) -> list[SweepPoint]:
+    """Score ``base`` with ``source``'s threshold set to each grid value (others unchanged)."""
+    out = []
+    for threshold in grid:
+        policy = replace(base, thresholds={**base.thresholds, source: float(threshold)})
+        out.append(SweepPoint(float(threshold), evaluator.score(policy)))
+    return out
+
+
+def best_point(points: list[SweepPoint]) -> SweepPoint:
+    # ties go to the higher threshold (fewer matches generalise better to bigger test sets)
+    return max(points, key=lambda p: (round(p.score.f1, 9), p.threshold))
+
+
+def tune_source(evaluator: PolicyEvaluator, source: str, grid: np.ndarray | None = None, min2: bool = True):
+    """Best threshold of one source on its own, plus the whole curve (for the report)."""
+    grid = default_grid(source) if grid is None else grid
+    base = MatchPolicy({source: float(grid[0])}, priority=evaluator.applier.priority, min2=min2)
+    points = sweep(evaluator, base, source, grid)
+    return best_point(points), points
+
+
+def tune_union(
+    evaluator: PolicyEvaluator,
+    start: MatchPolicy,
+    grids: dict[str, np.ndarray] | None = None,
+    rounds: int = 3,
+    tune_floor: bool = True,
+) -> tuple[MatchPolicy, MatchScore]:
+    """Coordinate ascent: re-tune one source's threshold at a time, the others fixed, until stable.
+
+    A source's grid includes "off" (infinite threshold), so the union can drop a source that only hurts.
+    With ``tune_floor`` the min2 floor is searched too, on the first priority source's grid.
+    """
+    grids = {s: (default_grid(s) if grids is None or s not in grids else grids[s]) for s in start.thresholds}
+    policy = start
+    best = evaluator.score(policy)
+    for _ in range(rounds):
+        improved = False
+        for source, grid in grids.items():
+            points = sweep(evaluator, policy, source, np.r_[grid, NEVER])
+            point = best_point(points)
+            if point.score.f1 > best.f1 + 1e-9:
+                policy = replace(policy, thresholds={**policy.thresholds, source: point.threshold})
+                best, improved = point.score, True
+        if tune_floor and policy.min2:
+            primary = policy.priority[0]
+            floor_grid = np.r_[-np.inf, default_grid(primary)]
+            for floor in floor_grid:
+                candidate = replace(policy, min2_floor=float(floor))
+                score = evaluator.score(candidate)
+                if score.f1 > best.f1 + 1e-9:
+                    policy, best, improved = candidate, score, True
+        if not improved:
+            break
+    return policy, best
