@@ -56,6 +56,22 @@ class CandidateTable:
         except KeyError:
             raise KeyError(f"unknown source {source!r}; table has {self.sources}") from None
 
+    def subset(self, keep_rows: np.ndarray) -> "CandidateTable":
+        """The square sub-table over the rows in ``keep_rows`` (bool mask), renumbered 0..m-1.
+
+        Pairs that leave the subset are dropped, so use it on tables whose pairs stay inside groups of rows
+        (out-of-fold tables: pairs never cross folds).
+        """
+        if self.n_query != self.n_index:
+            raise ValueError("subset needs a square table")
+        keep_rows = np.asarray(keep_rows, dtype=bool)
+        new_index = np.cumsum(keep_rows) - 1
+        keep = keep_rows[self.rows] & keep_rows[self.cols]
+        m = int(keep_rows.sum())
+        return CandidateTable(
+            new_index[self.rows[keep]], new_index[self.cols[keep]], {s: v[keep] for s, v in self.scores.items()}, m, m
+        )
+
     def add_source(self, name: str, neighbours: Neighbours) -> "CandidateTable":
         """A new table with one more source (pairs it proposes that are new are added)."""
         existing = {s: Neighbours(self.rows, self.cols, v, self.n_query, self.n_index) for s, v in self.scores.items()}

@@ -34,15 +34,17 @@ class MatchPolicy:
             raise ValueError(f"cap must be >= 1, got {self.cap}")
 
     def as_dict(self) -> dict:
+        """JSON-safe: a switched-off source (threshold +inf) and no min2 floor (-inf) are written as null."""
         out = asdict(self)
-        out["min2_floor"] = None if not np.isfinite(self.min2_floor) else float(self.min2_floor)
+        out["thresholds"] = {k: (float(v) if np.isfinite(v) else None) for k, v in self.thresholds.items()}
+        out["min2_floor"] = float(self.min2_floor) if np.isfinite(self.min2_floor) else None
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "MatchPolicy":
         data = dict(data)
-        if data.get("min2_floor") is None:
-            data["min2_floor"] = -np.inf
+        data["thresholds"] = {k: (np.inf if v is None else float(v)) for k, v in data["thresholds"].items()}
+        data["min2_floor"] = -np.inf if data.get("min2_floor") is None else float(data["min2_floor"])
         return cls(**data)
 
 

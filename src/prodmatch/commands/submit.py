@@ -1,0 +1,75 @@
+"""python make_submission.py --data-dir DIR --recipe text-phash --out submission.csv [--thresholds FILE]
+
+Without --thresholds, the thresholds are tuned by CV on DIR/train.csv first (and saved beside the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from prodmatch.commands.cv import load_fold_ids
+from prodmatch.data import DataDir
+from prodmatch.data.folds import DEFAULT_N_FOLDS
+
+HELP = "Match test.csv and write a validated submission.csv."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", required=True, help="Kaggle-layout folder (test.csv, and train.csv to tune)")
+    parser.add_argument("--recipe", help="built-in recipe name or .yaml (default: text-phash, or the one in --thresholds)")
+    parser.add_argument("--out", default="submission.csv")
+    parser.add_argument("--thresholds", help="thresholds.json from `prodmatch cv` (skips tuning)")
+    parser.add_argument("--weights", default="weights", help="trained runs, for recipes with learned embeddings")
+    parser.add_argument("--folds", help="folds CSV used when tuning (default: hashed folds)")
+    parser.add_argument("--n-folds", type=int, default=DEFAULT_N_FOLDS)
+    parser.add_argument("--batch-size", type=int, help="embedding batch size (full recipe)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from prodmatch.cv import read_thresholds, run_cv, write_thresholds
+    from prodmatch.recipes import load_recipe
+    from prodmatch.runs import oof_embeddings_for, test_embeddings_for
+    from prodmatch.search.features import Features
+    from prodmatch.submission import predict_matches, write_submission
+
+    started = time.perf_counter()
+    data = DataDir.of(args.data_dir)
+    test = data.read_test()
+    timings: dict[str, float] = {}
+    if args.thresholds:
+        policy, recipe = read_thresholds(args.thresholds)
+        if args.recipe and load_recipe(args.recipe).name != recipe.name:
+            raise SystemExit(f"--recipe {args.recipe} differs from the recipe '{recipe.name}' in {args.thresholds}")
+        print(f"thresholds from {args.thresholds}: {policy.thresholds}")
+    else:
+        recipe = load_recipe(args.recipe or "text-phash")
+        train = data.read_train()
+        folds, folds_source = load_fold_ids(train, args.data_dir, args.folds, args.n_folds)
+        embeddings = oof_embeddings_for(recipe, args.weights, train) if recipe.needs_weights else None
+        tune_started = time.perf_counter()
+        result = run_cv(train, folds, recipe, embeddings, nested=False)
+        timings["tune_cv"] = time.perf_counter() - tune_started
+        policy = result.policy
+        print(result.format_table())
+        saved = Path(args.out).with_suffix(".thresholds.json")
+        write_thresholds(saved, policy, recipe, {**result.meta, "folds": folds_source})
+        print(f"tuned on {len(train)} train rows ({folds_source}); thresholds saved to {saved}")
+    embed_started = time.perf_counter()
+    embeddings = (test_embeddings_for(recipe, args.weights, test, data.test_images, args.batch_size)
+                  if recipe.needs_weights else None)
+    timings["embed"] = time.perf_counter() - embed_started
+    features = Features.from_frame(test, embeddings)
+    match_started = time.perf_counter()
+    matches, source_timings = predict_matches(features, recipe, policy)
+    timings["match"] = time.perf_counter() - match_started
+    write_started = time.perf_counter()
+    write_submission(args.out, features.posting_ids, matches, test)
+    timings["write+validate"] = time.perf_counter() - write_started
+    sizes = [len(m) for m in matches]
+    print(f"wrote {args.out}: {len(test)} postings, mean {sum(sizes) / len(sizes):.2f} matches "
+          f"(max {max(sizes)}), validated")
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in {**timings, **source_timings}.items())
+          + f", total {time.perf_counter() - started:.1f}")
+    return 0

@@ -1,0 +1,238 @@
+"""Local CV: out-of-fold candidates, threshold search, the CV table.
+
+Each fold is searched on its own (candidates only among that fold's postings, about the size of a Kaggle
+test set's share), the per-fold tables are stacked, and thresholds are tuned on all folds together. The
+table reports each source alone, their union, and the union with min2. A nested estimate (thresholds
+tuned on the other folds, scored on the held-out one) says how much the tuning itself flatters the score.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prodmatch.fileio import atomic_path, write_json
+from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.evaluate import PolicyEvaluator
+from prodmatch.match.policy import MatchPolicy
+from prodmatch.match.tuning import tune_source, tune_union
+from prodmatch.metrics import MatchScore
+from prodmatch.recipes import Recipe, recipe_from_dict
+from prodmatch.search.features import Features
+from prodmatch.search.neighbours import Neighbours
+from prodmatch.search.phash import score_to_distance
+
+CV_FILES = ("cv.json", "thresholds.json", "curves.json", "candidates.npz", "oof_predictions.csv")
+
+
+@dataclass
+class CVResult:
+    recipe: Recipe
+    policy: MatchPolicy
+    table: CandidateTable
+    posting_ids: np.ndarray
+    labels: np.ndarray
+    folds: np.ndarray
+    rows: list[dict]  # the CV table: source, threshold(s), f1, precision, recall
+    curves: dict[str, list[dict]]  # per source: threshold sweep (source alone, min2 off)
+    nested: MatchScore | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> MatchScore:
+        return PolicyEvaluator(self.table, self.labels, self.policy.priority).score(self.policy)
+
+    def format_table(self) -> str:
+        frame = pd.DataFrame(self.rows)
+        frame["threshold"] = [_format_threshold(t, s) for t, s in zip(frame["threshold"], frame["source"])]
+        for column in ("f1", "precision", "recall"):
+            frame[column] = frame[column].map(lambda v: f"{v:.4f}")
+        lines = [frame.to_string(index=False)]
+        if self.nested is not None:
+            lines.append(f"nested CV (thresholds tuned on the other folds): F1 {self.nested.f1:.4f}")
+        return "\n".join(lines)
+
+
+def oof_candidates(features: Features, folds: np.ndarray, recipe: Recipe, progress: bool = False):
+    """Search every fold on its own; returns the stacked table and seconds spent per source."""
+    n = len(features)
+    parts: dict[str, list[Neighbours]] = {s.name: [] for s in recipe.sources}
+    timings = {s.name: 0.0 for s in recipe.sources}
+    for fold in np.unique(folds):
+        index = np.flatnonzero(folds == fold)
+        subset = features.subset(index)
+        for source in recipe.sources:
+            start = time.perf_counter()
+            parts[source.name].append(source.search(subset).offset(index, index, n, n))
+            timings[source.name] += time.perf_counter() - start
+        if progress:
+            print(f"  fold {fold}: {len(index)} rows searched", flush=True)
+    table = CandidateTable.from_sources({name: Neighbours.concat(p, n, n) for name, p in parts.items()})
+    return table, timings
+
+
+def tune_policy(table: CandidateTable, labels: np.ndarray, recipe: Recipe):
+    """Per-source sweeps, then the union without and with min2. Returns (policy, table rows, curves)."""
+    evaluator = PolicyEvaluator(table, labels, recipe.priority)
+    rows, curves, best_alone = [], {}, {}
+    for source in recipe.priority:
+        best, points = tune_source(evaluator, source, min2=False)
+        best_alone[source] = best.threshold
+        curves[source] = [{"threshold": p.threshold, **p.score.as_dict()} for p in points]
+        rows.append(_row(source, best.threshold, best.score))
+    start = MatchPolicy(dict(best_alone), priority=recipe.priority, min2=False, cap=recipe.cap)
+    union, union_score = tune_union(evaluator, start, tune_floor=False)
+    rows.append(_row("union", union.thresholds, union_score))
+    policy = union
+    if recipe.min2:
+        policy, min2_score = tune_union(evaluator, replace(union, min2=True), tune_floor=True)
+        rows.append(_row("union+min2", policy.thresholds, min2_score))
+    return policy, rows, curves
+
+
+def nested_score(table: CandidateTable, labels: np.ndarray, folds: np.ndarray, recipe: Recipe) -> MatchScore:
+    """Score each fold with thresholds tuned only on the other folds."""
+    f1 = np.zeros(len(labels))
+    precision = np.zeros(len(labels))
+    recall = np.zeros(len(labels))
+    for fold in np.unique(folds):
+        held_out = folds == fold
+        policy, _, _ = tune_policy(table.subset(~held_out), labels[~held_out], recipe)
+        evaluator = PolicyEvaluator(table.subset(held_out), labels[held_out], recipe.priority)
+        f1[held_out], precision[held_out], recall[held_out] = evaluator.row_scores(policy)
+    return MatchScore(float(f1.mean()), float(precision.mean()), float(recall.mean()), len(f1))
+
+
+def run_cv(
+    train: pd.DataFrame,
+    folds: np.ndarray,
+    recipe: Recipe,
+    embeddings: dict[str, np.ndarray] | None = None,
+    nested: bool = True,
+    progress: bool = False,
+) -> CVResult:
+    if len(folds) != len(train):
+        raise ValueError(f"{len(folds)} fold ids for {len(train)} train rows")
+    started = time.perf_counter()
+    features = Features.from_frame(train, embeddings)
+    table, timings = oof_candidates(features, np.asarray(folds), recipe, progress=progress)
+    labels = train["label_group"].to_numpy()
+    tuning_started = time.perf_counter()
+    policy, rows, curves = tune_policy(table, labels, recipe)
+    timings["tuning"] = time.perf_counter() - tuning_started
+    nested_result = None
+    if nested and len(np.unique(folds)) > 1:
+        nested_started = time.perf_counter()
+        nested_result = nested_score(table, labels, np.asarray(folds), recipe)
+        timings["nested"] = time.perf_counter() - nested_started
+    timings["total"] = time.perf_counter() - started
+    fold_sizes = pd.Series(folds).value_counts().sort_index()
+    meta = {
+        "n_rows": len(train),
+        "n_groups": int(train["label_group"].nunique()),
+        "n_folds": int(len(fold_sizes)),
+        "fold_sizes": {int(k): int(v) for k, v in fold_sizes.items()},
+        "n_candidate_pairs": len(table),
+    }
+    return CVResult(recipe, policy, table, train["posting_id"].to_numpy(dtype=object), labels, np.asarray(folds),
+                    rows, curves, nested_result, timings, meta)
+
+
+def save_cv(result: CVResult, out_dir: str | Path, extra_meta: dict | None = None) -> Path:
+    """Write cv.json, thresholds.json, curves.json, candidates.npz, oof_predictions.csv (each atomically)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    score = result.score
+    write_json(out / "cv.json", {
+        "recipe": result.recipe.name,
+        "score": score.as_dict(),
+        "nested": None if result.nested is None else result.nested.as_dict(),
+        "table": [_jsonable_row(r) for r in result.rows],
+        "policy": result.policy.as_dict(),
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "meta": {**result.meta, **(extra_meta or {})},
+    })
+    write_thresholds(out / "thresholds.json", result.policy, result.recipe, result.meta)
+    write_json(out / "curves.json", result.curves)
+    with atomic_path(out / "candidates.npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                rows=result.table.rows,
+                cols=result.table.cols,
+                posting_id=result.posting_ids.astype(str),
+                label_group=result.labels,
+                fold=result.folds,
+                **{f"score__{k}": v for k, v in result.table.scores.items()},
+            )
+    _write_oof_predictions(out / "oof_predictions.csv", result)
+    return out
+
+
+def load_candidates(path: str | Path) -> tuple[CandidateTable, dict]:
+    """The OOF table saved by :func:`save_cv`, and its per-row arrays (posting_id, label_group, fold)."""
+    with np.load(path, allow_pickle=False) as data:
+        scores = {k[len("score__"):]: data[k] for k in data.files if k.startswith("score__")}
+        n = len(data["posting_id"])
+        table = CandidateTable(data["rows"], data["cols"], scores, n, n)
+        arrays = {k: data[k] for k in ("posting_id", "label_group", "fold")}
+    return table, arrays
+
+
+def write_thresholds(path: str | Path, policy: MatchPolicy, recipe: Recipe, meta: dict | None = None) -> None:
+    write_json(path, {"recipe": recipe.spec, "policy": policy.as_dict(), "tuned_on": meta or {}})
+
+
+def read_thresholds(path: str | Path) -> tuple[MatchPolicy, Recipe]:
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    try:
+        return MatchPolicy.from_dict(data["policy"]), recipe_from_dict(data["recipe"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a prodmatch thresholds file ({exc})") from None
+
+
+def _write_oof_predictions(path: Path, result: CVResult) -> None:
+    from prodmatch.match.policy import PolicyApplier, match_lists
+
+    applier = PolicyApplier(result.table, result.policy.priority)
+    mask = applier.mask(result.policy)
+    matches = match_lists(result.table, mask, result.posting_ids, result.posting_ids, applier.order)
+    f1, precision, recall = PolicyEvaluator(result.table, result.labels, result.policy.priority).row_scores(result.policy)
+    frame = pd.DataFrame({
+        "posting_id": result.posting_ids,
+        "fold": result.folds,
+        "matches": [" ".join(m) for m in matches],
+        "f1": np.round(f1, 6),
+        "precision": np.round(precision, 6),
+        "recall": np.round(recall, 6),
+    })
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def _row(source: str, threshold, score: MatchScore) -> dict:
+    return {"source": source, "threshold": threshold, "f1": score.f1, "precision": score.precision, "recall": score.recall}
+
+
+def _jsonable_row(row: dict) -> dict:
+    threshold = row["threshold"]
+    if isinstance(threshold, dict):
+        threshold = {k: (None if not np.isfinite(v) else v) for k, v in threshold.items()}
+    return {**row, "threshold": threshold}
+
+
+def _format_threshold(threshold, source: str = "") -> str:
+    if isinstance(threshold, dict):
+        return " ".join(f"{k}={_format_threshold(v, k)}" for k, v in threshold.items())
+    if not np.isfinite(threshold):
+        return "off"
+    if source.startswith("phash"):
+        return f"d<={score_to_distance(threshold):.0f}"
+    return f"{threshold:.3f}"

@@ -1,0 +1,101 @@
+"""Recipes: which candidate sources run, in which priority, with min2 and the cap.
+
+A recipe is a YAML file; the built-in ones live beside this module (``text-phash``, ``full``).
+``load_recipe("text-phash")`` or ``load_recipe("my-recipe.yaml")``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from prodmatch.match.blending import BlendConfig
+from prodmatch.match.policy import KAGGLE_MAX_MATCHES
+from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource
+from prodmatch.search.tfidf import TfidfConfig
+
+RECIPE_DIR = Path(__file__).resolve().parent
+BUILTIN_RECIPES = tuple(sorted(p.stem for p in RECIPE_DIR.glob("*.yaml")))
+
+
+@dataclass
+class Recipe:
+    name: str
+    sources: list
+    priority: list[str]
+    min2: bool = True
+    cap: int = KAGGLE_MAX_MATCHES
+    embeddings: dict[str, dict] = field(default_factory=dict)  # embedding name -> run selector
+    spec: dict = field(default_factory=dict)  # the resolved YAML, saved with every output
+
+    @property
+    def source_names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    @property
+    def needs_weights(self) -> bool:
+        return bool(self.embeddings)
+
+
+def load_recipe(name_or_path: str | Path, overrides: dict | None = None) -> Recipe:
+    path = Path(name_or_path)
+    if not path.suffix:
+        if str(name_or_path) not in BUILTIN_RECIPES:
+            raise ValueError(f"unknown recipe {name_or_path!r}; built-in: {BUILTIN_RECIPES}, or pass a .yaml path")
+        path = RECIPE_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe file not found: {path}")
+    with open(path, encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)
+    if overrides:
+        spec = {**spec, **overrides}
+    return recipe_from_dict(spec)
+
+
+def recipe_from_dict(spec: dict) -> Recipe:
+    spec = copy.deepcopy(spec)
+    for key in ("name", "sources"):
+        if key not in spec:
+            raise ValueError(f"recipe is missing {key!r}")
+    sources = [_build_source(s) for s in spec["sources"]]
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f"recipe source names must be unique, got {names}")
+    priority = spec.get("priority") or names
+    unknown = set(priority) - set(names)
+    if unknown or set(priority) != set(names):
+        raise ValueError(f"recipe priority {priority} must list exactly the sources {names}")
+    embeddings = spec.get("embeddings") or {}
+    for source in sources:
+        for needed in getattr(source, "embeddings", []):
+            if needed not in embeddings:
+                raise ValueError(f"source {source.name!r} uses embedding {needed!r} not declared under 'embeddings'")
+    return Recipe(
+        name=spec["name"],
+        sources=sources,
+        priority=list(priority),
+        min2=bool(spec.get("min2", True)),
+        cap=int(spec.get("cap", KAGGLE_MAX_MATCHES)),
+        embeddings=embeddings,
+        spec=spec,
+    )
+
+
+def _blend(spec: dict | None) -> BlendConfig | None:
+    return None if not spec else BlendConfig(**spec)
+
+
+def _build_source(spec: dict):
+    spec = dict(spec)
+    kind = spec.pop("type", None)
+    if kind == "tfidf":
+        configs = [TfidfConfig(**{**c, "ngram_range": tuple(c.get("ngram_range", (1, 1)))}) for c in spec.pop("configs", [{}])]
+        return TfidfSource(configs=configs, blend=_blend(spec.pop("blend", None)), **spec)
+    if kind == "phash":
+        return PhashSource(**spec)
+    if kind == "embedding":
+        return EmbeddingSource(blend=_blend(spec.pop("blend", None)), **spec)
+    raise ValueError(f"unknown source type {kind!r}; use tfidf, phash or embedding")

@@ -1,0 +1,79 @@
+"""Finding trained runs under weights/ and getting the embeddings a recipe needs from them.
+
+A run is ``weights/<run_name>/fold<k>/`` as written by train_fold.py; its config.yaml says whether it is an
+image or a text model. A recipe's ``embeddings`` section maps an embedding name to a selector
+(``{model: image}``, or ``{run: weights/image-demo}``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+
+def find_runs(weights_dir: str | Path) -> dict[str, Path]:
+    """run name -> run dir, for every folder holding at least one fold<k>/model.pt."""
+    root = Path(weights_dir)
+    if not root.is_dir():
+        return {}
+    runs = {}
+    for model_file in sorted(root.glob("*/fold*/model.pt")):
+        runs.setdefault(model_file.parent.parent.name, model_file.parent.parent)
+    return runs
+
+
+def run_model_type(run_dir: Path) -> str | None:
+    for config_path in sorted(run_dir.glob("fold*/config.yaml")):
+        with open(config_path, encoding="utf-8") as handle:
+            return (yaml.safe_load(handle) or {}).get("model")
+    return None
+
+
+def resolve_runs(recipe, weights_dir: str | Path) -> dict[str, Path]:
+    """embedding name -> run dir, for every embedding the recipe declares."""
+    runs = find_runs(weights_dir)
+    resolved = {}
+    for name, selector in recipe.embeddings.items():
+        selector = selector or {}
+        if "run" in selector:
+            run_dir = Path(selector["run"])
+            if not run_dir.is_dir():
+                raise FileNotFoundError(f"recipe embedding {name!r}: run folder {run_dir} not found")
+            resolved[name] = run_dir
+            continue
+        wanted = selector.get("model", name)
+        matching = [d for d in runs.values() if run_model_type(d) == wanted]
+        if not matching:
+            raise FileNotFoundError(
+                f"recipe '{recipe.name}' needs a trained {wanted} model for embedding {name!r}, but {weights_dir} "
+                f"has none (found runs: {sorted(runs) or 'none'}). Train one with `python train_fold.py --model "
+                f"{wanted} ...` or point --weights elsewhere."
+            )
+        if len(matching) > 1:
+            raise ValueError(
+                f"several {wanted} runs under {weights_dir}: {[d.name for d in matching]}; name one in the recipe "
+                f"(embeddings: {{{name}: {{run: PATH}}}})"
+            )
+        resolved[name] = matching[0]
+    return resolved
+
+
+def oof_embeddings_for(recipe, weights_dir: str | Path, train: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Out-of-fold embeddings of every train row, per embedding name (for CV)."""
+    from prodmatch.embed import read_oof_embeddings
+
+    return {name: read_oof_embeddings(run_dir, train["posting_id"].to_numpy())
+            for name, run_dir in resolve_runs(recipe, weights_dir).items()}
+
+
+def test_embeddings_for(recipe, weights_dir: str | Path, frame: pd.DataFrame, images_dir: Path,
+                        batch_size: int | None = None) -> dict[str, np.ndarray]:
+    """Fold-averaged embeddings of ``frame`` from every fold model of each needed run (for inference)."""
+    from prodmatch.embed import embed_with_folds
+
+    kwargs = {} if batch_size is None else {"batch_size": batch_size}
+    return {name: embed_with_folds(run_dir, frame, images_dir, **kwargs)
+            for name, run_dir in resolve_runs(recipe, weights_dir).items()}

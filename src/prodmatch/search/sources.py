@@ -1,0 +1,81 @@
+"""Candidate sources: each turns the Features of one set of postings into all-pairs Neighbours among them.
+
+A recipe is a list of sources; swap behaviour by passing different source objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from prodmatch.match.blending import BlendConfig, blend_vectors
+from prodmatch.search.dense import dense_neighbours
+from prodmatch.search.features import Features
+from prodmatch.search.neighbours import Neighbours
+from prodmatch.search.phash import phash_neighbours
+from prodmatch.search.tfidf import TfidfConfig, sparse_topk, tfidf_matrix
+
+
+class CandidateSource(Protocol):
+    name: str
+
+    def search(self, features: Features) -> Neighbours: ...
+
+
+@dataclass
+class TfidfSource:
+    name: str = "tfidf"
+    configs: list[TfidfConfig] = field(default_factory=lambda: [TfidfConfig()])
+    weights: list[float] | None = None
+    k: int = 50
+    min_score: float = 0.2
+    blend: BlendConfig | None = BlendConfig()
+    block_rows: int = 2048
+
+    def search(self, features: Features) -> Neighbours:
+        matrix = tfidf_matrix(features.titles, self.configs, self.weights)
+        neighbours = sparse_topk(matrix, matrix, k=self.k, min_score=self.min_score, block_rows=self.block_rows)
+        if self.blend is None:
+            return neighbours
+        blended = blend_vectors(matrix, neighbours, self.blend)
+        return sparse_topk(blended, blended, k=self.k, min_score=self.min_score, block_rows=self.block_rows)
+
+
+@dataclass
+class PhashSource:
+    name: str = "phash"
+    max_distance: int = 16
+    k: int = 50
+
+    def search(self, features: Features) -> Neighbours:
+        return phash_neighbours(features.phashes, max_distance=self.max_distance, k=self.k)
+
+
+@dataclass
+class EmbeddingSource:
+    """Cosine kNN over one named embedding, or the normalised concatenation of several (``comb``)."""
+
+    name: str
+    embeddings: list[str]
+    weights: list[float] | None = None
+    k: int = 50
+    min_score: float = 0.1
+    blend: BlendConfig | None = None
+    backend: str = "auto"
+
+    def vectors(self, features: Features) -> np.ndarray:
+        weights = self.weights or [1.0] * len(self.embeddings)
+        parts = [features.embedding(name) * np.float32(w) for name, w in zip(self.embeddings, weights)]
+        stacked = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        norms = np.linalg.norm(stacked, axis=1, keepdims=True)
+        return (stacked / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def search(self, features: Features) -> Neighbours:
+        vectors = self.vectors(features)
+        neighbours = dense_neighbours(vectors, k=self.k, backend=self.backend, min_score=self.min_score)
+        if self.blend is None:
+            return neighbours
+        blended = blend_vectors(vectors, neighbours, self.blend)
+        return dense_neighbours(blended, k=self.k, backend=self.backend, min_score=self.min_score)

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from prodmatch.match.blending import BlendConfig, blend_vectors, blend_weights
+from prodmatch.search.dense import dense_neighbours, l2_normalize
+
+
+def test_weights_mix_self_and_top_neighbours():
+    x = l2_normalize(np.array([[1, 0], [0.9, 0.1], [0, 1]], np.float32))
+    nb = dense_neighbours(x, k=3)
+    weights = blend_weights(nb, BlendConfig(top_m=2, min_score=0.5)).toarray()
+    assert weights[0, 0] == pytest.approx(1.0) and weights[0, 1] > 0.9 and weights[0, 2] == 0
+    assert weights[2].tolist() == [0, 0, 1]  # nothing above 0.5 but itself
+
+
+def test_blending_pulls_paraphrases_together_dense_and_sparse():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(2, 16))
+    # a and b are close, b and c are close, a and c less so: blending brings a and c closer
+    x = l2_normalize(np.stack([base[0], base[0] + 0.6 * base[1], base[0] + 1.2 * base[1]]).astype(np.float32))
+    config = BlendConfig(top_m=3, min_score=0.3)
+    blended = blend_vectors(x, dense_neighbours(x, k=3), config)
+    assert blended[0] @ blended[2] > x[0] @ x[2]
+    assert np.allclose(np.linalg.norm(blended, axis=1), 1, atol=1e-5)
+    sparse = blend_vectors(sp.csr_matrix(x), dense_neighbours(x, k=3), config)
+    assert sp.issparse(sparse) and np.allclose(sparse.toarray(), blended, atol=1e-5)
