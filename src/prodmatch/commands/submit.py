@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", help="folds CSV used when tuning (default: hashed folds)")
     parser.add_argument("--n-folds", type=int, default=DEFAULT_N_FOLDS)
     parser.add_argument("--batch-size", type=int, help="embedding batch size (full recipe)")
+    parser.add_argument("--timings-json", help="write per-stage seconds and peak RSS here (kernel rehearsals read it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     data = DataDir.of(args.data_dir)
     test = data.read_test()
     timings: dict[str, float] = {}
+    peak_rss_gb: dict[str, float] = {}
     if args.thresholds:
         policy, recipe = read_thresholds(args.thresholds)
         if args.recipe and load_recipe(args.recipe).name != recipe.name:
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         tune_started = time.perf_counter()
         result = run_cv(train, folds, recipe, embeddings, nested=False)
         timings["tune_cv"] = time.perf_counter() - tune_started
+        peak_rss_gb["tune_cv"] = peak_rss_so_far_gb()
         policy = result.policy
         print(result.format_table())
         saved = Path(args.out).with_suffix(".thresholds.json")
@@ -60,16 +63,34 @@ def run(args: argparse.Namespace) -> int:
     embeddings = (test_embeddings_for(recipe, args.weights, test, data.test_images, args.batch_size)
                   if recipe.needs_weights else None)
     timings["embed"] = time.perf_counter() - embed_started
+    peak_rss_gb["embed"] = peak_rss_so_far_gb()
     features = Features.from_frame(test, embeddings)
     match_started = time.perf_counter()
     matches, source_timings = predict_matches(features, recipe, policy)
     timings["match"] = time.perf_counter() - match_started
+    peak_rss_gb["match"] = peak_rss_so_far_gb()
     write_started = time.perf_counter()
     write_submission(args.out, features.posting_ids, matches, test)
     timings["write+validate"] = time.perf_counter() - write_started
+    peak_rss_gb["write+validate"] = peak_rss_so_far_gb()
     sizes = [len(m) for m in matches]
     print(f"wrote {args.out}: {len(test)} postings, mean {sum(sizes) / len(sizes):.2f} matches "
           f"(max {max(sizes)}), validated")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in {**timings, **source_timings}.items())
           + f", total {time.perf_counter() - started:.1f}")
+    if args.timings_json:
+        from prodmatch.fileio import write_json
+
+        write_json(args.timings_json, {
+            "n_test": len(test), "recipe": recipe.name, "seconds": {k: round(v, 3) for k, v in timings.items()},
+            "search_seconds": {k: round(v, 3) for k, v in source_timings.items()},
+            "peak_rss_gb_after_stage": peak_rss_gb, "total_seconds": round(time.perf_counter() - started, 3),
+        })
     return 0
+
+
+def peak_rss_so_far_gb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3)
