@@ -19,8 +19,10 @@ import pandas as pd
 from prodmatch.fileio import atomic_path, write_json
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
+from prodmatch.data.folds import fold_of_group
 from prodmatch.match.policy import MatchPolicy
-from prodmatch.match.tuning import tune_source, tune_union
+from prodmatch.match.size_aware import SizeCurve
+from prodmatch.match.tuning import coarse_to_fine, default_grid, tune_source, tune_union
 from prodmatch.metrics import MatchScore
 from prodmatch.recipes import Recipe, recipe_from_dict
 from prodmatch.search.features import Features
@@ -41,6 +43,7 @@ class CVResult:
     rows: list[dict]  # the CV table: source, threshold(s), f1, precision, recall
     curves: dict[str, list[dict]]  # per source: threshold sweep (source alone, min2 off)
     nested: MatchScore | None = None
+    size_curve: SizeCurve | None = None
     timings: dict[str, float] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
 
@@ -56,6 +59,8 @@ class CVResult:
         lines = [frame.to_string(index=False)]
         if self.nested is not None:
             lines.append(f"nested CV (thresholds tuned on the other folds): F1 {self.nested.f1:.4f}")
+        if self.size_curve is not None:
+            lines.append(format_size_curve(self.size_curve))
         return "\n".join(lines)
 
 
@@ -77,11 +82,21 @@ def oof_candidates(features: Features, folds: np.ndarray, recipe: Recipe, progre
     return table, timings
 
 
-def tune_policy(table: CandidateTable, labels: np.ndarray, recipe: Recipe):
-    """Per-source sweeps, then the union without and with min2. Returns (policy, table rows, curves)."""
+def tune_policy(table: CandidateTable, labels: np.ndarray, recipe: Recipe, report_sources: bool = True):
+    """Per-source sweeps, then the union without and with min2. Returns (policy, table rows, curves).
+
+    With ``report_sources=False`` the per-source starting points come from a coarse-to-fine search and no
+    per-source rows or curves are returned (faster; used for the size curve).
+    """
     evaluator = PolicyEvaluator(table, labels, recipe.priority)
     rows, curves, best_alone = [], {}, {}
     for source in recipe.priority:
+        if not report_sources:
+            def alone(t, source=source):
+                return evaluator.score(MatchPolicy({source: float(t)}, priority=recipe.priority, min2=False))
+
+            best_alone[source] = coarse_to_fine(alone, default_grid(source))[0]
+            continue
         best, points = tune_source(evaluator, source, min2=False)
         best_alone[source] = best.threshold
         curves[source] = [{"threshold": p.threshold, **p.score.as_dict()} for p in points]
@@ -109,12 +124,39 @@ def nested_score(table: CandidateTable, labels: np.ndarray, folds: np.ndarray, r
     return MatchScore(float(f1.mean()), float(precision.mean()), float(recall.mean()), len(f1))
 
 
+SIZE_LEVELS = (8, 4, 2, 1)  # the train rows split into this many pools: pool sizes n/8 .. n
+
+
+def pool_ids(labels: np.ndarray, n_pools: int, salt: str = "size") -> np.ndarray:
+    """Group-wise split into ``n_pools`` pools (a whole label_group always shares a pool)."""
+    if n_pools == 1:
+        return np.zeros(len(labels), dtype=np.int64)
+    unique, inverse = np.unique(labels, return_inverse=True)
+    return np.array([fold_of_group(g, n_pools, salt) for g in unique], dtype=np.int64)[inverse]
+
+
+def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe,
+                    levels: tuple[int, ...] = SIZE_LEVELS) -> tuple[SizeCurve, list[dict]]:
+    """Tune the policy on pools of decreasing count (growing size); see prodmatch.match.size_aware."""
+    sizes, policies, rows = [], [], []
+    for n_pools in sorted(levels, reverse=True):
+        pools = pool_ids(labels, n_pools)
+        table, _ = oof_candidates(features, pools, recipe)
+        policy, level_rows, _ = tune_policy(table, labels, recipe, report_sources=False)
+        sizes.append(len(labels) / n_pools)
+        policies.append(policy)
+        rows.append({"pools": n_pools, "pool_size": round(len(labels) / n_pools), **level_rows[-1]})
+    drifting = [s.name for s in recipe.sources if getattr(s, "size_drift", True)]
+    return SizeCurve(sizes, policies, drifting), rows
+
+
 def run_cv(
     train: pd.DataFrame,
     folds: np.ndarray,
     recipe: Recipe,
     embeddings: dict[str, np.ndarray] | None = None,
     nested: bool = True,
+    size_curve: bool = True,
     progress: bool = False,
 ) -> CVResult:
     if len(folds) != len(train):
@@ -131,6 +173,11 @@ def run_cv(
         nested_started = time.perf_counter()
         nested_result = nested_score(table, labels, np.asarray(folds), recipe)
         timings["nested"] = time.perf_counter() - nested_started
+    curve = None
+    if size_curve:
+        curve_started = time.perf_counter()
+        curve, _ = tune_size_curve(features, labels, recipe)
+        timings["size_curve"] = time.perf_counter() - curve_started
     timings["total"] = time.perf_counter() - started
     fold_sizes = pd.Series(folds).value_counts().sort_index()
     meta = {
@@ -141,7 +188,7 @@ def run_cv(
         "n_candidate_pairs": len(table),
     }
     return CVResult(recipe, policy, table, train["posting_id"].to_numpy(dtype=object), labels, np.asarray(folds),
-                    rows, curves, nested_result, timings, meta)
+                    rows, curves, nested_result, curve, timings, meta)
 
 
 def save_cv(result: CVResult, out_dir: str | Path, extra_meta: dict | None = None) -> Path:
@@ -155,10 +202,11 @@ def save_cv(result: CVResult, out_dir: str | Path, extra_meta: dict | None = Non
         "nested": None if result.nested is None else result.nested.as_dict(),
         "table": [_jsonable_row(r) for r in result.rows],
         "policy": result.policy.as_dict(),
+        "size_curve": None if result.size_curve is None else result.size_curve.as_dict(),
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
         "meta": {**result.meta, **(extra_meta or {})},
     })
-    write_thresholds(out / "thresholds.json", result.policy, result.recipe, result.meta)
+    write_thresholds(out / "thresholds.json", result.policy, result.recipe, result.meta, result.size_curve)
     write_json(out / "curves.json", result.curves)
     with atomic_path(out / "candidates.npz") as tmp:
         with open(tmp, "wb") as handle:
@@ -185,17 +233,33 @@ def load_candidates(path: str | Path) -> tuple[CandidateTable, dict]:
     return table, arrays
 
 
-def write_thresholds(path: str | Path, policy: MatchPolicy, recipe: Recipe, meta: dict | None = None) -> None:
-    write_json(path, {"recipe": recipe.spec, "policy": policy.as_dict(), "tuned_on": meta or {}})
+def write_thresholds(path: str | Path, policy: MatchPolicy, recipe: Recipe, meta: dict | None = None,
+                     size_curve: SizeCurve | None = None) -> None:
+    write_json(path, {"recipe": recipe.spec, "policy": policy.as_dict(),
+                      "size_curve": None if size_curve is None else size_curve.as_dict(), "tuned_on": meta or {}})
 
 
 def read_thresholds(path: str | Path) -> tuple[MatchPolicy, Recipe]:
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
+    """The fold-size policy and the recipe it belongs to."""
+    data = _read_thresholds_json(path)
     try:
         return MatchPolicy.from_dict(data["policy"]), recipe_from_dict(data["recipe"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: not a prodmatch thresholds file ({exc})") from None
+
+
+def read_size_curve(path: str | Path) -> SizeCurve | None:
+    """The size curve saved with the thresholds, or None when the file has none."""
+    data = _read_thresholds_json(path)
+    return None if not data.get("size_curve") else SizeCurve.from_dict(data["size_curve"])
+
+
+def _read_thresholds_json(path: str | Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read thresholds file ({exc})") from None
 
 
 def _write_oof_predictions(path: Path, result: CVResult) -> None:
@@ -226,6 +290,17 @@ def _jsonable_row(row: dict) -> dict:
     if isinstance(threshold, dict):
         threshold = {k: (None if not np.isfinite(v) else v) for k, v in threshold.items()}
     return {**row, "threshold": threshold}
+
+
+def format_size_curve(curve: SizeCurve, test_sizes: tuple[int, ...] = (70_000,)) -> str:
+    lines = ["size-aware thresholds (tuned on pools of growing size; slope per doubling "
+             + ", ".join(f"{k} +{v:.3f}" for k, v in curve.slopes().items()) + "):"]
+    for size, policy in zip(curve.sizes, curve.policies):
+        lines.append(f"  pool {size:>8.0f}: {_format_threshold(policy.thresholds)}  min2 floor {policy.min2_floor:.3f}")
+    for n in test_sizes:
+        policy = curve.policy_for(n)
+        lines.append(f"  test {n:>8d}: {_format_threshold(policy.thresholds)}  min2 floor {policy.min2_floor:.3f}")
+    return "\n".join(lines)
 
 
 def _format_threshold(threshold, source: str = "") -> str:

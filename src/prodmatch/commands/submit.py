@@ -25,11 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", help="folds CSV used when tuning (default: hashed folds)")
     parser.add_argument("--n-folds", type=int, default=DEFAULT_N_FOLDS)
     parser.add_argument("--batch-size", type=int, help="embedding batch size (full recipe)")
+    parser.add_argument("--fixed-thresholds", action="store_true",
+                        help="use the fold-size thresholds as they are (default: move them to the test size)")
     parser.add_argument("--timings-json", help="write per-stage seconds and peak RSS here (kernel rehearsals read it)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from prodmatch.cv import read_thresholds, run_cv, write_thresholds
+    from prodmatch.cv import (format_size_curve, read_size_curve, read_thresholds, run_cv, tune_size_curve,
+                              write_thresholds)
     from prodmatch.recipes import load_recipe
     from prodmatch.runs import oof_embeddings_for, test_embeddings_for
     from prodmatch.search.features import Features
@@ -42,23 +45,37 @@ def run(args: argparse.Namespace) -> int:
     peak_rss_gb: dict[str, float] = {}
     if args.thresholds:
         policy, recipe = read_thresholds(args.thresholds)
+        curve = read_size_curve(args.thresholds)
         if args.recipe and load_recipe(args.recipe).name != recipe.name:
             raise SystemExit(f"--recipe {args.recipe} differs from the recipe '{recipe.name}' in {args.thresholds}")
-        print(f"thresholds from {args.thresholds}: {policy.thresholds}")
+        print(f"thresholds from {args.thresholds}")
     else:
         recipe = load_recipe(args.recipe or "text-phash")
         train = data.read_train()
-        folds, folds_source = load_fold_ids(train, args.data_dir, args.folds, args.n_folds)
         embeddings = oof_embeddings_for(recipe, args.weights, train) if recipe.needs_weights else None
         tune_started = time.perf_counter()
-        result = run_cv(train, folds, recipe, embeddings, nested=False)
+        if args.fixed_thresholds:
+            folds, folds_source = load_fold_ids(train, args.data_dir, args.folds, args.n_folds)
+            result = run_cv(train, folds, recipe, embeddings, nested=False, size_curve=False)
+            print(result.format_table())
+            policy, curve, meta = result.policy, None, {**result.meta, "folds": folds_source}
+        else:
+            # size-aware: tune on pools of growing size; the policy is moved to len(test) below
+            features = Features.from_frame(train, embeddings)
+            curve, _ = tune_size_curve(features, train["label_group"].to_numpy(), recipe)
+            policy = curve.policy_for(len(train) // args.n_folds)
+            meta = {"n_rows": len(train), "tuning": "size curve over pools of " + ", ".join(
+                f"{s:.0f}" for s in curve.sizes) + " rows"}
         timings["tune_cv"] = time.perf_counter() - tune_started
         peak_rss_gb["tune_cv"] = peak_rss_so_far_gb()
-        policy = result.policy
-        print(result.format_table())
         saved = Path(args.out).with_suffix(".thresholds.json")
-        write_thresholds(saved, policy, recipe, {**result.meta, "folds": folds_source})
-        print(f"tuned on {len(train)} train rows ({folds_source}); thresholds saved to {saved}")
+        write_thresholds(saved, policy, recipe, meta, curve)
+        print(f"tuned on {len(train)} train rows; thresholds saved to {saved}")
+    if curve is not None and not args.fixed_thresholds:
+        print(format_size_curve(curve, (len(test),)))
+        policy = curve.policy_for(len(test))
+    print(f"policy for {len(test)} test postings: " + ", ".join(
+        f"{k} {v:.3f}" for k, v in policy.thresholds.items()) + f", min2 floor {policy.min2_floor:.3f}")
     embed_started = time.perf_counter()
     embeddings = (test_embeddings_for(recipe, args.weights, test, data.test_images, args.batch_size)
                   if recipe.needs_weights else None)

@@ -49,6 +49,25 @@ def tune_source(evaluator: PolicyEvaluator, source: str, grid: np.ndarray | None
     return best_point(points), points
 
 
+def coarse_to_fine(score_of, grid: np.ndarray, stride: int = 5) -> tuple[float, MatchScore]:
+    """Best grid value of ``score_of``: every ``stride``-th point first, then every point around the best.
+
+    F1 against a threshold is close to unimodal, so this finds the grid optimum with ~1/3 of the evaluations.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    if len(grid) <= 2 * stride:
+        coarse_index = np.arange(len(grid))
+    else:
+        coarse_index = np.unique(np.r_[np.arange(0, len(grid), stride), len(grid) - 1])
+    scored = {int(i): score_of(grid[i]) for i in coarse_index}
+    best_i = max(scored, key=lambda i: (round(scored[i].f1, 9), grid[i]))
+    for i in range(max(best_i - stride + 1, 0), min(best_i + stride, len(grid))):
+        if i not in scored:
+            scored[i] = score_of(grid[i])
+    best_i = max(scored, key=lambda i: (round(scored[i].f1, 9), grid[i]))
+    return float(grid[best_i]), scored[best_i]
+
+
 def tune_union(
     evaluator: PolicyEvaluator,
     start: MatchPolicy,
@@ -58,8 +77,8 @@ def tune_union(
 ) -> tuple[MatchPolicy, MatchScore]:
     """Coordinate ascent: re-tune one source's threshold at a time, the others fixed, until stable.
 
-    A source's grid includes "off" (infinite threshold), so the union can drop a source that only hurts.
-    With ``tune_floor`` the min2 floor is searched too, on the first priority source's grid.
+    Each source may also be switched off (infinite threshold), so the union can drop a source that only
+    hurts. With ``tune_floor`` the min2 floor is searched too, on the first priority source's grid.
     """
     grids = {s: (default_grid(s) if grids is None or s not in grids else grids[s]) for s in start.thresholds}
     policy = start
@@ -67,19 +86,26 @@ def tune_union(
     for _ in range(rounds):
         improved = False
         for source, grid in grids.items():
-            points = sweep(evaluator, policy, source, np.r_[grid, NEVER])
-            point = best_point(points)
-            if point.score.f1 > best.f1 + 1e-9:
-                policy = replace(policy, thresholds={**policy.thresholds, source: point.threshold})
-                best, improved = point.score, True
+            def with_threshold(t, source=source):
+                return evaluator.score(replace(policy, thresholds={**policy.thresholds, source: float(t)}))
+
+            threshold, score = coarse_to_fine(with_threshold, grid)
+            off = with_threshold(NEVER)
+            if off.f1 > score.f1 + 1e-9:
+                threshold, score = NEVER, off
+            if score.f1 > best.f1 + 1e-9:
+                policy = replace(policy, thresholds={**policy.thresholds, source: threshold})
+                best, improved = score, True
         if tune_floor and policy.min2:
-            primary = policy.priority[0]
-            floor_grid = np.r_[-np.inf, default_grid(primary)]
-            for floor in floor_grid:
-                candidate = replace(policy, min2_floor=float(floor))
-                score = evaluator.score(candidate)
-                if score.f1 > best.f1 + 1e-9:
-                    policy, best, improved = candidate, score, True
+            def with_floor(floor):
+                return evaluator.score(replace(policy, min2_floor=float(floor)))
+
+            floor, score = coarse_to_fine(with_floor, default_grid(policy.priority[0]))
+            no_floor = with_floor(-np.inf)
+            if no_floor.f1 >= score.f1 - 1e-9:
+                floor, score = -np.inf, no_floor
+            if score.f1 > best.f1 + 1e-9:
+                policy, best, improved = replace(policy, min2_floor=floor), score, True
         if not improved:
             break
     return policy, best

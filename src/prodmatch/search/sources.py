@@ -20,6 +20,7 @@ from prodmatch.search.tfidf import TfidfConfig, sparse_topk, tfidf_matrix
 
 class CandidateSource(Protocol):
     name: str
+    size_drift: bool  # whether its best threshold rises with the number of postings searched
 
     def search(self, features: Features) -> Neighbours: ...
 
@@ -33,6 +34,7 @@ class TfidfSource:
     min_score: float = 0.2
     blend: BlendConfig | None = BlendConfig()
     block_rows: int = 2048
+    size_drift: bool = True
 
     def search(self, features: Features) -> Neighbours:
         matrix = tfidf_matrix(features.titles, self.configs, self.weights)
@@ -48,6 +50,7 @@ class PhashSource:
     name: str = "phash"
     max_distance: int = 16
     k: int = 50
+    size_drift: bool = False  # unrelated images almost never come within a few bits, whatever the size
 
     def search(self, features: Features) -> Neighbours:
         return phash_neighbours(features.phashes, max_distance=self.max_distance, k=self.k)
@@ -64,6 +67,7 @@ class EmbeddingSource:
     min_score: float = 0.1
     blend: BlendConfig | None = None
     backend: str = "auto"
+    size_drift: bool = True
 
     def vectors(self, features: Features) -> np.ndarray:
         weights = self.weights or [1.0] * len(self.embeddings)

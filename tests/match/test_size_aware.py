@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from prodmatch.match.policy import MatchPolicy
+from prodmatch.match.size_aware import SizeCurve
+
+
+def curve(tfidf=(0.40, 0.45, 0.50), phash=(0.84, 0.875, 0.875), floors=(0.2, 0.2, 0.25)):
+    policies = [MatchPolicy({"tfidf": t, "phash": p}, priority=["tfidf", "phash"], min2_floor=f)
+                for t, p, f in zip(tfidf, phash, floors)]
+    return SizeCurve([1000.0, 2000.0, 4000.0], policies, drifting=["tfidf"])
+
+
+def test_thresholds_follow_log_size_beyond_the_largest_pool():
+    c = curve()
+    assert c.slopes() == {"tfidf": pytest.approx(0.05)}
+    at_16k = c.policy_for(16000)  # two doublings past 4000
+    assert at_16k.thresholds["tfidf"] == pytest.approx(0.60)
+    assert at_16k.thresholds["phash"] == 0.875  # not drifting: kept
+    assert at_16k.min2_floor == pytest.approx(0.35)  # moves with the primary source
+
+
+def test_within_and_below_the_tuned_range():
+    c = curve()
+    assert c.policy_for(2000).thresholds["tfidf"] == pytest.approx(0.45)
+    assert c.policy_for(2828).thresholds["tfidf"] == pytest.approx(0.475, abs=1e-3)  # half a doubling
+    small = c.policy_for(3)
+    assert small.thresholds == {"tfidf": 0.40, "phash": 0.84} and small.min2_floor == 0.2
+
+
+def test_slope_is_never_negative_and_switched_off_sources_stay_off():
+    falling = curve(tfidf=(0.6, 0.55, 0.5))
+    assert falling.slopes()["tfidf"] == 0.0 and falling.policy_for(10**6).thresholds["tfidf"] == 0.5
+    off = curve(tfidf=(0.4, np.inf, 0.5))
+    assert off.slopes()["tfidf"] == 0.0
+    last_off = curve(tfidf=(0.4, 0.45, np.inf))
+    assert last_off.policy_for(10**5).thresholds["tfidf"] == np.inf
+
+
+def test_round_trip():
+    c = curve()
+    back = SizeCurve.from_dict(c.as_dict())
+    assert back.policy_for(9000).thresholds == c.policy_for(9000).thresholds
+    with pytest.raises(ValueError, match="ascending"):
+        SizeCurve([2.0, 1.0], c.policies[:2], ["tfidf"])
