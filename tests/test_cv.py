@@ -45,7 +45,8 @@ def test_real_data_union_reaches_the_target(shopee_dir, tmp_path):
     from prodmatch.cli import main
 
     out = tmp_path / "cv"
-    assert main(["cv", "--data-dir", str(shopee_dir), "--recipe", "text-phash", "--out", str(out), "--no-nested"]) == 0
+    assert main(["cv", "--data-dir", str(shopee_dir), "--recipe", "text-phash", "--out", str(out), "--no-nested",
+                 "--no-size-curve"]) == 0
     summary = json.loads((out / "cv.json").read_text())
     rows = {r["source"]: r for r in summary["table"]}
     assert summary["meta"]["n_rows"] == 27060 and 5000 < min(summary["meta"]["fold_sizes"].values())

@@ -80,4 +80,4 @@ def test_make_submission_script_on_the_real_three_row_test(shopee_dir, tmp_path)
     real_test = DataDir.of(shopee_dir).read_test()
     assert sub["posting_id"].tolist() == real_test["posting_id"].tolist()
     assert all(pid in m.split() for pid, m in zip(sub["posting_id"], sub["matches"]))
-    assert "union+min2" in done.stdout and "validated" in done.stdout
+    assert "size-aware thresholds" in done.stdout and "validated" in done.stdout

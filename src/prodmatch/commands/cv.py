@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="weights", help="trained runs, for recipes with learned embeddings")
     parser.add_argument("--out", help="output folder (default: runs/cv/<data>-<recipe>)")
     parser.add_argument("--no-nested", action="store_true", help="skip the nested (held-out threshold) estimate")
+    parser.add_argument("--no-size-curve", action="store_true",
+                        help="skip tuning on pools of growing size (size-aware thresholds for the test set)")
 
 
 def load_fold_ids(train, data_dir: str, folds_path: str | None, n_folds: int):
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     folds, folds_source = load_fold_ids(train, args.data_dir, args.folds, args.n_folds)
     embeddings = oof_embeddings_for(recipe, args.weights, train) if recipe.needs_weights else None
     print(f"CV of recipe '{recipe.name}' on {data.train_csv} ({len(train)} rows, folds: {folds_source})", flush=True)
-    result = run_cv(train, folds, recipe, embeddings, nested=not args.no_nested, progress=True)
+    result = run_cv(train, folds, recipe, embeddings, nested=not args.no_nested, size_curve=not args.no_size_curve,
+                    progress=True)
     out = Path(args.out) if args.out else Path("runs") / "cv" / f"{Path(args.data_dir).resolve().name}-{recipe.name}"
     save_cv(result, out, extra_meta={"data_dir": str(Path(args.data_dir).resolve()), "folds": folds_source,
                                      "wall_s": round(time.perf_counter() - started, 2)})
