@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     test = data.read_test()
     timings: dict[str, float] = {}
     peak_rss_gb: dict[str, float] = {}
+    peak_gpu_gb: dict[str, float] = {}
     if args.thresholds:
         policy, recipe = read_thresholds(args.thresholds)
         curve = read_size_curve(args.thresholds)
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{s:.0f}" for s in curve.sizes) + " rows"}
         timings["tune_cv"] = time.perf_counter() - tune_started
         peak_rss_gb["tune_cv"] = peak_rss_so_far_gb()
+        record_gpu_peak(peak_gpu_gb, "tune_cv")
         saved = Path(args.out).with_suffix(".thresholds.json")
         write_thresholds(saved, policy, recipe, meta, curve)
         print(f"tuned on {len(train)} train rows; thresholds saved to {saved}")
@@ -81,15 +83,18 @@ def run(args: argparse.Namespace) -> int:
                   if recipe.needs_weights else None)
     timings["embed"] = time.perf_counter() - embed_started
     peak_rss_gb["embed"] = peak_rss_so_far_gb()
+    record_gpu_peak(peak_gpu_gb, "embed")
     features = Features.from_frame(test, embeddings)
     match_started = time.perf_counter()
     matches, source_timings = predict_matches(features, recipe, policy)
     timings["match"] = time.perf_counter() - match_started
     peak_rss_gb["match"] = peak_rss_so_far_gb()
+    record_gpu_peak(peak_gpu_gb, "match")
     write_started = time.perf_counter()
     write_submission(args.out, features.posting_ids, matches, test)
     timings["write+validate"] = time.perf_counter() - write_started
     peak_rss_gb["write+validate"] = peak_rss_so_far_gb()
+    record_gpu_peak(peak_gpu_gb, "write+validate")
     sizes = [len(m) for m in matches]
     print(f"wrote {args.out}: {len(test)} postings, mean {sum(sizes) / len(sizes):.2f} matches "
           f"(max {max(sizes)}), validated")
@@ -101,9 +106,20 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.timings_json, {
             "n_test": len(test), "recipe": recipe.name, "seconds": {k: round(v, 3) for k, v in timings.items()},
             "search_seconds": {k: round(v, 3) for k, v in source_timings.items()},
-            "peak_rss_gb_after_stage": peak_rss_gb, "total_seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_gb_after_stage": peak_rss_gb, "peak_gpu_gb_after_stage": peak_gpu_gb,
+            "total_seconds": round(time.perf_counter() - started, 3),
         })
     return 0
+
+
+def record_gpu_peak(peaks: dict[str, float], stage: str) -> None:
+    """Peak GPU memory torch has reserved so far, when torch already runs on a GPU (cuML/CuPy not counted)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return
+    peaks[stage] = round(max(torch.cuda.max_memory_reserved(d) for d in range(torch.cuda.device_count())) / 1024**3, 3)
 
 
 def peak_rss_so_far_gb() -> float:

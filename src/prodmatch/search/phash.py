@@ -31,13 +31,16 @@ def score_to_distance(score: float) -> float:
     return (1.0 - score) * PHASH_BITS
 
 
-def phash_neighbours(phashes, max_distance: int = 12, k: int = 50, block_rows: int = 4096) -> Neighbours:
+def phash_neighbours(phashes, max_distance: int = 12, k: int = 50, block_rows: int | None = None) -> Neighbours:
     """All pairs of postings whose phash differs in <= ``max_distance`` bits (self included), best ``k`` each.
 
-    Uses faiss' binary flat index when installed, otherwise a blockwise numpy popcount.
+    Uses faiss' binary flat index when installed, otherwise a blockwise numpy popcount. The default block
+    keeps numpy's (block_rows x n) uint64 temporaries near 256 MB whatever n is.
     """
     codes = phash_to_bytes(phashes)
     n = len(codes)
+    if block_rows is None:
+        block_rows = max(64, min(4096, 2**28 // (8 * max(n, 1))))
     try:
         import faiss  # noqa: F401
     except ImportError:

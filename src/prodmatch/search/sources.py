@@ -33,7 +33,7 @@ class TfidfSource:
     k: int = 50
     min_score: float = 0.2
     blend: BlendConfig | None = BlendConfig()
-    block_rows: int = 2048
+    block_rows: int | None = None  # None: scaled to the number of postings (bounded memory)
     size_drift: bool = True
 
     def search(self, features: Features) -> Neighbours:

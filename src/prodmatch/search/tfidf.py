@@ -57,10 +57,16 @@ def tfidf_matrix(titles: list[str], configs: list[TfidfConfig], weights: list[fl
     return normalize(matrix, norm="l2", copy=False).astype(np.float32)
 
 
+def default_block_rows(n_index: int, max_products: float = 1.5e8) -> int:
+    """Query rows per block so one block's product has at most ~``max_products`` entries (~1.2 GB as CSR)."""
+    return int(max(256, min(2048, max_products // max(n_index, 1))))
+
+
 def sparse_topk(
-    queries: sp.csr_matrix, index: sp.csr_matrix, k: int, min_score: float = 0.0, block_rows: int = 2048
+    queries: sp.csr_matrix, index: sp.csr_matrix, k: int, min_score: float = 0.0, block_rows: int | None = None
 ) -> Neighbours:
     """Top-k inner products of sparse rows, blockwise. Pairs scoring below ``min_score`` are dropped."""
+    block_rows = default_block_rows(index.shape[0]) if block_rows is None else block_rows
     if queries.shape[1] != index.shape[1]:
         raise ValueError(f"feature dimensions differ: {queries.shape[1]} vs {index.shape[1]}")
     if queries.dtype != np.float32 or index.dtype != np.float32:
