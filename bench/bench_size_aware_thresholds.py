@@ -54,7 +54,7 @@ def main() -> int:
         fixed = curve.policies[-1]  # the whole fold as one pool: "tuned at fold size"
         size_aware = curve.policy_for(len(big_rows))
         big_table, _ = candidate_table(features.subset(big_rows), recipe)
-        best, _, _ = tune_policy(big_table, labels[big_rows], recipe, report_sources=False)
+        best = tune_policy(big_table, labels[big_rows], recipe, report_sources=False).policy
         evaluator = PolicyEvaluator(big_table, labels[big_rows], recipe.priority)
         f1 = {name: evaluator.score(p).f1 for name, p in (("fixed", fixed), ("size_aware", size_aware), ("best", best))}
         row = {

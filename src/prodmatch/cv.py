@@ -82,8 +82,16 @@ def oof_candidates(features: Features, folds: np.ndarray, recipe: Recipe, progre
     return table, timings
 
 
-def tune_policy(table: CandidateTable, labels: np.ndarray, recipe: Recipe, report_sources: bool = True):
-    """Per-source sweeps, then the union without and with min2. Returns (policy, table rows, curves).
+@dataclass
+class TunedPolicy:
+    policy: MatchPolicy
+    rows: list[dict]  # the CV table (per-source rows only with report_sources)
+    curves: dict[str, list[dict]]
+    alone: dict[str, float]  # each source's best threshold on its own (min2 off)
+
+
+def tune_policy(table: CandidateTable, labels: np.ndarray, recipe: Recipe, report_sources: bool = True) -> TunedPolicy:
+    """Per-source sweeps, then the union without and with min2.
 
     With ``report_sources=False`` the per-source starting points come from a coarse-to-fine search and no
     per-source rows or curves are returned (faster; used for the size curve).
@@ -108,7 +116,7 @@ def tune_policy(table: CandidateTable, labels: np.ndarray, recipe: Recipe, repor
     if recipe.min2:
         policy, min2_score = tune_union(evaluator, replace(union, min2=True), tune_floor=True)
         rows.append(_row("union+min2", policy.thresholds, min2_score))
-    return policy, rows, curves
+    return TunedPolicy(policy, rows, curves, best_alone)
 
 
 def nested_score(table: CandidateTable, labels: np.ndarray, folds: np.ndarray, recipe: Recipe) -> MatchScore:
@@ -118,7 +126,7 @@ def nested_score(table: CandidateTable, labels: np.ndarray, folds: np.ndarray, r
     recall = np.zeros(len(labels))
     for fold in np.unique(folds):
         held_out = folds == fold
-        policy, _, _ = tune_policy(table.subset(~held_out), labels[~held_out], recipe)
+        policy = tune_policy(table.subset(~held_out), labels[~held_out], recipe).policy
         evaluator = PolicyEvaluator(table.subset(held_out), labels[held_out], recipe.priority)
         f1[held_out], precision[held_out], recall[held_out] = evaluator.row_scores(policy)
     return MatchScore(float(f1.mean()), float(precision.mean()), float(recall.mean()), len(f1))
@@ -138,16 +146,17 @@ def pool_ids(labels: np.ndarray, n_pools: int, salt: str = "size") -> np.ndarray
 def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe,
                     levels: tuple[int, ...] = SIZE_LEVELS) -> tuple[SizeCurve, list[dict]]:
     """Tune the policy on pools of decreasing count (growing size); see prodmatch.match.size_aware."""
-    sizes, policies, rows = [], [], []
+    sizes, policies, alone, rows = [], [], [], []
     for n_pools in sorted(levels, reverse=True):
         pools = pool_ids(labels, n_pools)
         table, _ = oof_candidates(features, pools, recipe)
-        policy, level_rows, _ = tune_policy(table, labels, recipe, report_sources=False)
+        tuned = tune_policy(table, labels, recipe, report_sources=False)
         sizes.append(len(labels) / n_pools)
-        policies.append(policy)
-        rows.append({"pools": n_pools, "pool_size": round(len(labels) / n_pools), **level_rows[-1]})
+        policies.append(tuned.policy)
+        alone.append(tuned.alone)
+        rows.append({"pools": n_pools, "pool_size": round(len(labels) / n_pools), **tuned.rows[-1]})
     drifting = [s.name for s in recipe.sources if getattr(s, "size_drift", True)]
-    return SizeCurve(sizes, policies, drifting), rows
+    return SizeCurve(sizes, policies, drifting, alone), rows
 
 
 def run_cv(
@@ -166,7 +175,8 @@ def run_cv(
     table, timings = oof_candidates(features, np.asarray(folds), recipe, progress=progress)
     labels = train["label_group"].to_numpy()
     tuning_started = time.perf_counter()
-    policy, rows, curves = tune_policy(table, labels, recipe)
+    tuned = tune_policy(table, labels, recipe)
+    policy, rows, curves = tuned.policy, tuned.rows, tuned.curves
     timings["tuning"] = time.perf_counter() - tuning_started
     nested_result = None
     if nested and len(np.unique(folds)) > 1:
@@ -189,6 +199,55 @@ def run_cv(
     }
     return CVResult(recipe, policy, table, train["posting_id"].to_numpy(dtype=object), labels, np.asarray(folds),
                     rows, curves, nested_result, curve, timings, meta)
+
+
+@dataclass
+class CVInputs:
+    """What a CV run needs, gathered from a data folder and a weights folder."""
+
+    train: pd.DataFrame  # the train rows the CV scores (rows of untrained folds left out)
+    folds: np.ndarray
+    folds_source: str
+    recipe: Recipe  # restricted to the embeddings trained runs provide
+    runs: dict[str, Path]  # embedding name -> run dir
+    embeddings: dict[str, np.ndarray] | None
+    notes: list[str]
+
+
+def load_fold_ids(train: pd.DataFrame, data_dir: str | Path, folds_path: str | Path | None = None,
+                  n_folds: int = 5) -> tuple[np.ndarray, str]:
+    """Folds from a file when given (or present as folds/<data>_<k>fold.csv), else the hash assignment."""
+    from prodmatch.data import assign_folds, read_folds
+    from prodmatch.data.folds import default_folds_path
+
+    path = Path(folds_path) if folds_path else default_folds_path(data_dir, n_folds)
+    if folds_path or path.is_file():
+        return read_folds(path, train), str(path)
+    return assign_folds(train, n_folds)["fold"].to_numpy(), f"hash of label_group ({n_folds} folds)"
+
+
+def prepare_cv(data_dir: str | Path, recipe: Recipe, weights_dir: str | Path | None = "weights",
+               folds_path: str | Path | None = None, n_folds: int = 5) -> CVInputs:
+    """Read train.csv, its folds and the out-of-fold embeddings the recipe needs.
+
+    With learned embeddings, only the rows of folds that every needed run has trained are kept (e.g. after
+    training fold 0 alone, CV scores fold 0), and optional embeddings without a run drop their sources.
+    """
+    from prodmatch.data import DataDir
+    from prodmatch.runs import oof_embeddings_for, recipe_for_weights
+
+    train = DataDir.of(data_dir).read_train()
+    folds, folds_source = load_fold_ids(train, data_dir, folds_path, n_folds)
+    recipe, runs, notes = recipe_for_weights(recipe, weights_dir or "weights")
+    embeddings = None
+    if runs:
+        embeddings, covered = oof_embeddings_for(runs, train)
+        if not covered.all():
+            kept = sorted(set(folds[covered].tolist()))
+            notes.append(f"CV on folds {kept} only ({int(covered.sum())} of {len(train)} rows): the other folds "
+                         "have no trained model yet")
+            train, folds = train[covered].reset_index(drop=True), folds[covered]
+    return CVInputs(train, folds, folds_source, recipe, runs, embeddings, notes)
 
 
 def save_cv(result: CVResult, out_dir: str | Path, extra_meta: dict | None = None) -> Path:

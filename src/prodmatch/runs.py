@@ -33,7 +33,7 @@ def run_model_type(run_dir: Path) -> str | None:
 
 
 def resolve_runs(recipe, weights_dir: str | Path) -> dict[str, Path]:
-    """embedding name -> run dir, for every embedding the recipe declares."""
+    """embedding name -> run dir, for every embedding the recipe declares (optional ones may be absent)."""
     runs = find_runs(weights_dir)
     resolved = {}
     for name, selector in recipe.embeddings.items():
@@ -46,6 +46,8 @@ def resolve_runs(recipe, weights_dir: str | Path) -> dict[str, Path]:
             continue
         wanted = selector.get("model", name)
         matching = [d for d in runs.values() if run_model_type(d) == wanted]
+        if not matching and selector.get("optional", False):
+            continue
         if not matching:
             raise FileNotFoundError(
                 f"recipe '{recipe.name}' needs a trained {wanted} model for embedding {name!r}, but {weights_dir} "
@@ -61,19 +63,37 @@ def resolve_runs(recipe, weights_dir: str | Path) -> dict[str, Path]:
     return resolved
 
 
-def oof_embeddings_for(recipe, weights_dir: str | Path, train: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Out-of-fold embeddings of every train row, per embedding name (for CV)."""
-    from prodmatch.embed import read_oof_embeddings
+def recipe_for_weights(recipe, weights_dir: str | Path):
+    """The recipe restricted to the embeddings that trained runs provide, its runs, and notes on what was dropped."""
+    if not recipe.needs_weights:
+        return recipe, {}, []
+    runs = resolve_runs(recipe, weights_dir)
+    restricted, notes = recipe.restrict_to(runs)
+    if not restricted.needs_weights:
+        notes.append(f"no trained runs under {weights_dir}: running without learned embeddings")
+    return restricted, {k: v for k, v in runs.items() if k in restricted.embeddings}, notes
 
-    return {name: read_oof_embeddings(run_dir, train["posting_id"].to_numpy())
-            for name, run_dir in resolve_runs(recipe, weights_dir).items()}
+
+def oof_embeddings_for(runs: dict[str, Path], train: pd.DataFrame):
+    """Out-of-fold embeddings per embedding name, and the mask of train rows that every run covers.
+
+    Rows of folds that some run has not trained yet are outside the mask; CV scores the covered rows only.
+    """
+    from prodmatch.embed import oof_posting_ids, read_oof_embeddings
+
+    posting_ids = train["posting_id"].to_numpy()
+    covered = np.ones(len(train), dtype=bool)
+    for run_dir in runs.values():
+        covered &= np.isin(posting_ids, oof_posting_ids(run_dir))
+    if runs and not covered.any():
+        raise FileNotFoundError(f"the trained runs {sorted(map(str, runs.values()))} cover no common train fold")
+    return {name: read_oof_embeddings(run_dir, posting_ids[covered]) for name, run_dir in runs.items()}, covered
 
 
-def test_embeddings_for(recipe, weights_dir: str | Path, frame: pd.DataFrame, images_dir: Path,
+def test_embeddings_for(runs: dict[str, Path], frame: pd.DataFrame, images_dir: Path,
                         batch_size: int | None = None) -> dict[str, np.ndarray]:
-    """Fold-averaged embeddings of ``frame`` from every fold model of each needed run (for inference)."""
+    """Fold-averaged embeddings of ``frame`` from every fold model of each run (for inference)."""
     from prodmatch.embed import embed_with_folds
 
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
-    return {name: embed_with_folds(run_dir, frame, images_dir, **kwargs)
-            for name, run_dir in resolve_runs(recipe, weights_dir).items()}
+    return {name: embed_with_folds(run_dir, frame, images_dir, **kwargs) for name, run_dir in runs.items()}

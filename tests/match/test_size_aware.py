@@ -43,3 +43,15 @@ def test_round_trip():
     assert back.policy_for(9000).thresholds == c.policy_for(9000).thresholds
     with pytest.raises(ValueError, match="ascending"):
         SizeCurve([2.0, 1.0], c.policies[:2], ["tfidf"])
+
+
+def test_secondary_sources_drift_with_their_stand_alone_optimum():
+    # the union threshold of a secondary source jumps around; its stand-alone optimum gives the slope
+    policies = [MatchPolicy({"text": t, "tfidf": u}, priority=["text", "tfidf"]) for t, u in
+                ((0.5, 0.45), (0.55, 0.40), (0.60, 0.86))]
+    alone = [{"text": 0.45, "tfidf": 0.40}, {"text": 0.5, "tfidf": 0.43}, {"text": 0.55, "tfidf": 0.46}]
+    c = SizeCurve([1000.0, 2000.0, 4000.0], policies, drifting=["text", "tfidf"], alone=alone)
+    assert c.slopes() == {"text": pytest.approx(0.05), "tfidf": pytest.approx(0.03)}
+    at_8k = c.policy_for(8000)
+    assert at_8k.thresholds == {"text": pytest.approx(0.65), "tfidf": pytest.approx(0.89)}
+    assert SizeCurve.from_dict(c.as_dict()).slopes() == c.slopes()

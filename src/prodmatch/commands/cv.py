@@ -6,8 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from prodmatch.commands.folds import default_folds_path
-from prodmatch.data import DataDir, assign_folds, read_folds
+from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 
 HELP = "Out-of-fold candidates, threshold search and the CV table."
@@ -25,30 +24,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip tuning on pools of growing size (size-aware thresholds for the test set)")
 
 
-def load_fold_ids(train, data_dir: str, folds_path: str | None, n_folds: int):
-    """Folds from a file when given (or present under folds/), else the deterministic hash assignment."""
-    path = Path(folds_path) if folds_path else default_folds_path(data_dir, n_folds)
-    if folds_path or path.is_file():
-        return read_folds(path, train), str(path)
-    return assign_folds(train, n_folds)["fold"].to_numpy(), f"hash of label_group ({n_folds} folds)"
-
-
 def run(args: argparse.Namespace) -> int:
-    from prodmatch.cv import run_cv, save_cv
+    from prodmatch.cv import prepare_cv, run_cv, save_cv
     from prodmatch.recipes import load_recipe
-    from prodmatch.runs import oof_embeddings_for
 
     started = time.perf_counter()
-    data = DataDir.of(args.data_dir)
-    train = data.read_train()
     recipe = load_recipe(args.recipe)
-    folds, folds_source = load_fold_ids(train, args.data_dir, args.folds, args.n_folds)
-    embeddings = oof_embeddings_for(recipe, args.weights, train) if recipe.needs_weights else None
-    print(f"CV of recipe '{recipe.name}' on {data.train_csv} ({len(train)} rows, folds: {folds_source})", flush=True)
-    result = run_cv(train, folds, recipe, embeddings, nested=not args.no_nested, size_curve=not args.no_size_curve,
-                    progress=True)
+    inputs = prepare_cv(args.data_dir, recipe, args.weights, args.folds, args.n_folds)
+    for note in inputs.notes:
+        print(f"note: {note}")
+    print(f"CV of recipe '{inputs.recipe.name}' on {DataDir.of(args.data_dir).train_csv} ({len(inputs.train)} rows, "
+          f"folds: {inputs.folds_source})", flush=True)
+    result = run_cv(inputs.train, inputs.folds, inputs.recipe, inputs.embeddings, nested=not args.no_nested,
+                    size_curve=not args.no_size_curve, progress=True)
     out = Path(args.out) if args.out else Path("runs") / "cv" / f"{Path(args.data_dir).resolve().name}-{recipe.name}"
-    save_cv(result, out, extra_meta={"data_dir": str(Path(args.data_dir).resolve()), "folds": folds_source,
+    save_cv(result, out, extra_meta={"data_dir": str(Path(args.data_dir).resolve()), "folds": inputs.folds_source,
+                                     "runs": {k: str(v) for k, v in inputs.runs.items()}, "notes": inputs.notes,
                                      "wall_s": round(time.perf_counter() - started, 2)})
     print(result.format_table())
     print(f"wrote {out}/ (cv.json, thresholds.json, curves.json, candidates.npz, oof_predictions.csv) "

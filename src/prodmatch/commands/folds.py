@@ -6,14 +6,9 @@ import argparse
 from pathlib import Path
 
 from prodmatch.data import DataDir, assign_folds, write_folds
-from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_summary
+from prodmatch.data.folds import DEFAULT_N_FOLDS, default_folds_path, fold_summary
 
 HELP = "Write group-stable K-fold assignments under folds/."
-
-
-def default_folds_path(data_dir: str | Path, n_folds: int = DEFAULT_N_FOLDS) -> Path:
-    """folds/<data folder name>_<k>fold.csv, next to the package's folds/ convention."""
-    return Path("folds") / f"{Path(data_dir).resolve().name}_{n_folds}fold.csv"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

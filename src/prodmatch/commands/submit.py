@@ -9,7 +9,6 @@ import argparse
 import time
 from pathlib import Path
 
-from prodmatch.commands.cv import load_fold_ids
 from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 
@@ -31,10 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prodmatch.cv import (format_size_curve, read_size_curve, read_thresholds, run_cv, tune_size_curve,
-                              write_thresholds)
+    from prodmatch.cv import format_size_curve, prepare_cv, read_size_curve, read_thresholds, run_cv, write_thresholds
     from prodmatch.recipes import load_recipe
-    from prodmatch.runs import oof_embeddings_for, test_embeddings_for
+    from prodmatch.runs import recipe_for_weights, test_embeddings_for
     from prodmatch.search.features import Features
     from prodmatch.submission import predict_matches, write_submission
 
@@ -49,38 +47,33 @@ def run(args: argparse.Namespace) -> int:
         curve = read_size_curve(args.thresholds)
         if args.recipe and load_recipe(args.recipe).name != recipe.name:
             raise SystemExit(f"--recipe {args.recipe} differs from the recipe '{recipe.name}' in {args.thresholds}")
+        recipe, runs, notes = recipe_for_weights(recipe, args.weights)
         print(f"thresholds from {args.thresholds}")
     else:
-        recipe = load_recipe(args.recipe or "text-phash")
-        train = data.read_train()
-        embeddings = oof_embeddings_for(recipe, args.weights, train) if recipe.needs_weights else None
         tune_started = time.perf_counter()
-        if args.fixed_thresholds:
-            folds, folds_source = load_fold_ids(train, args.data_dir, args.folds, args.n_folds)
-            result = run_cv(train, folds, recipe, embeddings, nested=False, size_curve=False)
-            print(result.format_table())
-            policy, curve, meta = result.policy, None, {**result.meta, "folds": folds_source}
-        else:
-            # size-aware: tune on pools of growing size; the policy is moved to len(test) below
-            features = Features.from_frame(train, embeddings)
-            curve, _ = tune_size_curve(features, train["label_group"].to_numpy(), recipe)
-            policy = curve.policy_for(len(train) // args.n_folds)
-            meta = {"n_rows": len(train), "tuning": "size curve over pools of " + ", ".join(
-                f"{s:.0f}" for s in curve.sizes) + " rows"}
+        inputs = prepare_cv(args.data_dir, load_recipe(args.recipe or "text-phash"), args.weights, args.folds,
+                            args.n_folds)
+        recipe, runs, notes = inputs.recipe, inputs.runs, inputs.notes
+        # size-aware by default: also tune on pools of growing size, to move the thresholds to len(test)
+        result = run_cv(inputs.train, inputs.folds, recipe, inputs.embeddings, nested=False,
+                        size_curve=not args.fixed_thresholds)
         timings["tune_cv"] = time.perf_counter() - tune_started
         peak_rss_gb["tune_cv"] = peak_rss_so_far_gb()
         record_gpu_peak(peak_gpu_gb, "tune_cv")
+        print(result.format_table())
+        policy, curve = result.policy, result.size_curve
         saved = Path(args.out).with_suffix(".thresholds.json")
-        write_thresholds(saved, policy, recipe, meta, curve)
-        print(f"tuned on {len(train)} train rows; thresholds saved to {saved}")
+        write_thresholds(saved, policy, recipe, {**result.meta, "folds": inputs.folds_source}, curve)
+        print(f"tuned on {len(inputs.train)} train rows ({inputs.folds_source}); thresholds saved to {saved}")
+    for note in notes:
+        print(f"note: {note}")
     if curve is not None and not args.fixed_thresholds:
         print(format_size_curve(curve, (len(test),)))
         policy = curve.policy_for(len(test))
     print(f"policy for {len(test)} test postings: " + ", ".join(
         f"{k} {v:.3f}" for k, v in policy.thresholds.items()) + f", min2 floor {policy.min2_floor:.3f}")
     embed_started = time.perf_counter()
-    embeddings = (test_embeddings_for(recipe, args.weights, test, data.test_images, args.batch_size)
-                  if recipe.needs_weights else None)
+    embeddings = test_embeddings_for(runs, test, data.test_images, args.batch_size) if runs else None
     timings["embed"] = time.perf_counter() - embed_started
     peak_rss_gb["embed"] = peak_rss_so_far_gb()
     record_gpu_peak(peak_gpu_gb, "embed")

@@ -20,6 +20,11 @@ from prodmatch.fileio import write_csv
 DEFAULT_N_FOLDS = 5
 
 
+def default_folds_path(data_dir: str | Path, n_folds: int = DEFAULT_N_FOLDS) -> Path:
+    """folds/<data folder name>_<k>fold.csv (relative to the working directory, like weights/)."""
+    return Path("folds") / f"{Path(data_dir).resolve().name}_{n_folds}fold.csv"
+
+
 def fold_of_group(label_group, n_folds: int = DEFAULT_N_FOLDS, salt: str = "") -> int:
     """Fold of one label_group: the first 8 bytes of md5(salt + str(group)) modulo ``n_folds``."""
     if n_folds < 2:

@@ -416,22 +416,14 @@ def build_kernel(options: BuildOptions) -> BuildResult:
 def tune_thresholds(recipe, weights: Path | None, data_dir: Path, out: Path, rewrite: dict):
     """CV on data_dir/train.csv, as `prodmatch cv --no-nested` does, saved as thresholds.json (with the size
     curve when the CV makes one: the kernel's `prodmatch submit` then moves the policy to the test size)."""
-    from prodmatch.commands.cv import load_fold_ids
-    from prodmatch.cv import run_cv, write_thresholds
-    from prodmatch.data import DataDir
-    from prodmatch.data.folds import DEFAULT_N_FOLDS
-    from prodmatch.runs import oof_embeddings_for
+    from prodmatch.cv import prepare_cv, run_cv, write_thresholds
 
-    train = DataDir.of(data_dir).read_train()
-    folds, folds_source = load_fold_ids(train, str(data_dir), None, DEFAULT_N_FOLDS)
-    embeddings = oof_embeddings_for(recipe, weights, train) if recipe.needs_weights else None
-    result = run_cv(train, folds, recipe, embeddings, nested=False)
+    inputs = prepare_cv(data_dir, recipe, weights)
+    for note in inputs.notes:
+        print(f"note: {note}")
+    result = run_cv(inputs.train, inputs.folds, inputs.recipe, inputs.embeddings, nested=False)
     print(result.format_table())
-    shipped = dataclasses.replace(recipe, spec=rewrite_selectors(recipe.spec, rewrite))
-    meta = {**result.meta, "folds": folds_source, "data_dir": str(Path(data_dir).resolve())}
-    curve = getattr(result, "size_curve", None)
-    if curve is not None:
-        write_thresholds(out, result.policy, shipped, meta, curve)
-    else:
-        write_thresholds(out, result.policy, shipped, meta)
+    shipped = dataclasses.replace(inputs.recipe, spec=rewrite_selectors(inputs.recipe.spec, rewrite))
+    meta = {**result.meta, "folds": inputs.folds_source, "data_dir": str(Path(data_dir).resolve())}
+    write_thresholds(out, result.policy, shipped, meta, result.size_curve)
     return result.policy

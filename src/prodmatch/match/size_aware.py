@@ -5,8 +5,11 @@ postings, so more of them clear any fixed similarity. On the real Shopee titles 
 rises by ~0.05 per doubling of the pool.
 
 The rule: tune the full policy on pools of several sizes (the train rows split group-wise into 8, 4, 2
-and 1 pools, every row used at every size), fit each similarity threshold as ``a + b * log2(pool size)``
-(slope clamped at >= 0) and move it from the nearest tuned size to the test size along that line.
+and 1 pools, every row used at every size). Fit each similarity source's threshold as
+``a + b * log2(pool size)`` (slope clamped at >= 0) and move the policy's threshold from the nearest tuned
+size to the test size with that slope. The primary source (first in priority, which makes most matches)
+is fitted on its thresholds in the tuned union; a secondary source on its best stand-alone threshold,
+because inside the union its threshold is weakly determined and jumps between sizes.
 Sources whose scale does not drift (phash: Hamming distances, where unrelated images almost never come
 close) keep the tuned value, and the min2 floor -- a score on the first priority source's scale -- moves
 with that source's threshold.
@@ -26,19 +29,26 @@ class SizeCurve:
     sizes: list[float]  # mean pool size of each tuning level, ascending
     policies: list[MatchPolicy]  # the policy tuned at that size
     drifting: list[str]  # sources whose thresholds follow the size
+    alone: list[dict[str, float]] | None = None  # each source's stand-alone best threshold at that size
 
     def __post_init__(self) -> None:
         if len(self.sizes) != len(self.policies) or not self.sizes:
             raise ValueError("a SizeCurve needs one policy per size")
+        if self.alone is not None and len(self.alone) != len(self.sizes):
+            raise ValueError("a SizeCurve needs one set of stand-alone thresholds per size")
         if list(self.sizes) != sorted(self.sizes):
             raise ValueError(f"sizes must be ascending, got {self.sizes}")
 
     def slopes(self) -> dict[str, float]:
         """Threshold change per doubling of the pool, per drifting source (0 when it cannot be fitted)."""
         x = np.log2(self.sizes)
+        primary = self.policies[-1].priority[0]
         out = {}
         for source in self.drifting:
-            y = np.array([p.thresholds[source] for p in self.policies], dtype=np.float64)
+            if self.alone is not None and source != primary:
+                y = np.array([a[source] for a in self.alone], dtype=np.float64)
+            else:
+                y = np.array([p.thresholds[source] for p in self.policies], dtype=np.float64)
             if len(x) < 2 or not np.isfinite(y).all():
                 out[source] = 0.0
                 continue
@@ -61,9 +71,9 @@ class SizeCurve:
 
     def as_dict(self) -> dict:
         return {"sizes": [float(s) for s in self.sizes], "policies": [p.as_dict() for p in self.policies],
-                "drifting": list(self.drifting), "slopes_per_doubling": self.slopes()}
+                "drifting": list(self.drifting), "alone": self.alone, "slopes_per_doubling": self.slopes()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SizeCurve":
         return cls([float(s) for s in data["sizes"]], [MatchPolicy.from_dict(p) for p in data["policies"]],
-                   list(data["drifting"]))
+                   list(data["drifting"]), data.get("alone"))

@@ -39,6 +39,30 @@ class Recipe:
     def needs_weights(self) -> bool:
         return bool(self.embeddings)
 
+    def restrict_to(self, available: set[str] | list[str]) -> tuple["Recipe", list[str]]:
+        """This recipe without the sources that need an optional embedding not in ``available``.
+
+        Returns the new recipe (its spec says what was dropped) and one note per dropped source. A missing
+        required embedding is an error.
+        """
+        available = set(available)
+        missing = [n for n in self.embeddings if n not in available]
+        required = [n for n in missing if not (self.embeddings[n] or {}).get("optional", False)]
+        if required:
+            raise ValueError(f"recipe '{self.name}' needs embedding(s) {required} and no trained run provides them")
+        if not missing:
+            return self, []
+        spec = copy.deepcopy(self.spec)
+        dropped = [s["name"] for s in spec["sources"] if set(s.get("embeddings", [])) & set(missing)]
+        if len(dropped) == len(spec["sources"]):
+            raise ValueError(f"recipe '{self.name}': no source left without embeddings {missing}")
+        spec["sources"] = [s for s in spec["sources"] if s["name"] not in dropped]
+        spec["priority"] = [p for p in spec.get("priority", []) if p not in dropped]
+        spec["embeddings"] = {k: v for k, v in spec["embeddings"].items() if k not in missing}
+        spec["dropped_sources"] = {"sources": dropped, "missing_embeddings": missing}
+        notes = [f"recipe '{self.name}': no trained run for {missing}; dropped source(s) {dropped}"]
+        return recipe_from_dict(spec), notes
+
 
 def load_recipe(name_or_path: str | Path, overrides: dict | None = None) -> Recipe:
     path = Path(name_or_path)
@@ -69,6 +93,10 @@ def recipe_from_dict(spec: dict) -> Recipe:
     if unknown or set(priority) != set(names):
         raise ValueError(f"recipe priority {priority} must list exactly the sources {names}")
     embeddings = spec.get("embeddings") or {}
+    for name, selector in embeddings.items():
+        unknown_keys = set(selector or {}) - {"model", "run", "optional"}
+        if unknown_keys:
+            raise ValueError(f"embedding {name!r}: unknown selector key(s) {sorted(unknown_keys)}")
     for source in sources:
         for needed in getattr(source, "embeddings", []):
             if needed not in embeddings:
