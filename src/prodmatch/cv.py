@@ -213,6 +213,14 @@ class CVInputs:
     embeddings: dict[str, np.ndarray] | None
     notes: list[str]
 
+    def only_folds(self, folds: list[int]) -> "CVInputs":
+        keep = np.isin(self.folds, folds)
+        if not keep.any():
+            raise ValueError(f"no train rows in folds {folds} (folds present: {sorted(set(self.folds.tolist()))})")
+        embeddings = None if self.embeddings is None else {k: v[keep] for k, v in self.embeddings.items()}
+        return replace(self, train=self.train[keep].reset_index(drop=True), folds=self.folds[keep],
+                       embeddings=embeddings, notes=[*self.notes, f"CV restricted to folds {sorted(folds)}"])
+
 
 def load_fold_ids(train: pd.DataFrame, data_dir: str | Path, folds_path: str | Path | None = None,
                   n_folds: int = 5) -> tuple[np.ndarray, str]:

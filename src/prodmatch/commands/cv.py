@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-folds", type=int, default=DEFAULT_N_FOLDS)
     parser.add_argument("--weights", default="weights", help="trained runs, for recipes with learned embeddings")
     parser.add_argument("--out", help="output folder (default: runs/cv/<data>-<recipe>)")
+    parser.add_argument("--only-folds", type=int, nargs="+", metavar="K",
+                        help="score only these folds (e.g. to compare with a recipe whose models cover fold 0)")
     parser.add_argument("--no-nested", action="store_true", help="skip the nested (held-out threshold) estimate")
     parser.add_argument("--no-size-curve", action="store_true",
                         help="skip tuning on pools of growing size (size-aware thresholds for the test set)")
@@ -31,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     recipe = load_recipe(args.recipe)
     inputs = prepare_cv(args.data_dir, recipe, args.weights, args.folds, args.n_folds)
+    if args.only_folds:
+        inputs = inputs.only_folds(args.only_folds)
     for note in inputs.notes:
         print(f"note: {note}")
     print(f"CV of recipe '{inputs.recipe.name}' on {DataDir.of(args.data_dir).train_csv} ({len(inputs.train)} rows, "
