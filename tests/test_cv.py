@@ -52,3 +52,22 @@ def test_real_data_union_reaches_the_target(shopee_dir, tmp_path):
     assert summary["meta"]["n_rows"] == 27060 and 5000 < min(summary["meta"]["fold_sizes"].values())
     assert rows["union+min2"]["f1"] >= 0.80
     assert rows["union+min2"]["f1"] > rows["tfidf"]["f1"] > rows["phash"]["f1"]
+
+
+def test_size_curve_needs_pools_of_a_useful_size(tmp_path):
+    from tests.conftest import write_tiny_kaggle_dir
+
+    from prodmatch.cv import tune_size_curve
+    from prodmatch.search.features import Features
+
+    small = DataDir.of(write_tiny_kaggle_dir(tmp_path / "small", n_groups=40)).read_train()
+    curve, rows = tune_size_curve(Features.from_frame(small), small["label_group"].to_numpy(), load_recipe("text-phash"))
+    assert curve is None and rows == []  # ~120 rows: no pool of >= 500 rows to compare with
+
+    big = DataDir.of(write_tiny_kaggle_dir(tmp_path / "big", n_groups=420, seed=3)).read_train()
+    curve, rows = tune_size_curve(Features.from_frame(big), big["label_group"].to_numpy(), load_recipe("text-phash"))
+    assert [r["pools"] for r in rows] == [2, 1] and curve.sizes == sorted(curve.sizes)
+    assert curve.drifting == ["tfidf"] and set(curve.alone[0]) == {"tfidf", "phash"}
+    policy = curve.policy_for(70_000)
+    assert policy.thresholds["tfidf"] >= curve.policies[-1].thresholds["tfidf"]
+    assert policy.thresholds["phash"] == curve.policies[-1].thresholds["phash"]

@@ -133,6 +133,7 @@ def nested_score(table: CandidateTable, labels: np.ndarray, folds: np.ndarray, r
 
 
 SIZE_LEVELS = (8, 4, 2, 1)  # the train rows split into this many pools: pool sizes n/8 .. n
+MIN_POOL_SIZE = 500  # smaller pools say little about how thresholds drift
 
 
 def pool_ids(labels: np.ndarray, n_pools: int, salt: str = "size") -> np.ndarray:
@@ -143,9 +144,16 @@ def pool_ids(labels: np.ndarray, n_pools: int, salt: str = "size") -> np.ndarray
     return np.array([fold_of_group(g, n_pools, salt) for g in unique], dtype=np.int64)[inverse]
 
 
-def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe,
-                    levels: tuple[int, ...] = SIZE_LEVELS) -> tuple[SizeCurve, list[dict]]:
-    """Tune the policy on pools of decreasing count (growing size); see prodmatch.match.size_aware."""
+def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe, levels: tuple[int, ...] = SIZE_LEVELS,
+                    min_pool_size: int = MIN_POOL_SIZE) -> tuple[SizeCurve | None, list[dict]]:
+    """Tune the policy on pools of decreasing count (growing size); see prodmatch.match.size_aware.
+
+    Levels whose pools would hold fewer than ``min_pool_size`` rows are skipped; with fewer than two levels
+    left there is no curve (None): the data is too small to see a drift, and thresholds stay as tuned.
+    """
+    levels = [m for m in levels if len(labels) / m >= min_pool_size]
+    if len(levels) < 2:
+        return None, []
     sizes, policies, alone, rows = [], [], [], []
     for n_pools in sorted(levels, reverse=True):
         pools = pool_ids(labels, n_pools)
