@@ -74,6 +74,17 @@ def recipe_for_weights(recipe, weights_dir: str | Path):
     return restricted, {k: v for k, v in runs.items() if k in restricted.embeddings}, notes
 
 
+def check_policy_runs(policy, recipe, weights_dir: str | Path, thresholds_path: str | Path) -> None:
+    """Every source the thresholds were tuned with must run: a missing run is an error, not a silent drop."""
+    missing = sorted(set(policy.thresholds) - set(recipe.source_names))
+    if missing:
+        dropped = (recipe.spec.get("dropped_sources") or {}).get("missing_embeddings", [])
+        raise FileNotFoundError(
+            f"{thresholds_path} was tuned with source(s) {missing}, which need trained run(s) for embedding(s) "
+            f"{dropped or '?'} that {weights_dir} does not have; point --weights at the runs the thresholds "
+            "were tuned with, or re-tune with `prodmatch cv` on these runs")
+
+
 def oof_embeddings_for(runs: dict[str, Path], train: pd.DataFrame):
     """Out-of-fold embeddings per embedding name, and the mask of train rows that every run covers.
 

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from prodmatch.cv import format_size_curve, prepare_cv, read_size_curve, read_thresholds, run_cv, write_thresholds
     from prodmatch.recipes import load_recipe
-    from prodmatch.runs import recipe_for_weights, test_embeddings_for
+    from prodmatch.runs import check_policy_runs, recipe_for_weights, test_embeddings_for
     from prodmatch.search.features import Features
     from prodmatch.submission import predict_matches, write_submission
 
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if args.recipe and load_recipe(args.recipe).name != recipe.name:
             raise SystemExit(f"--recipe {args.recipe} differs from the recipe '{recipe.name}' in {args.thresholds}")
         recipe, runs, notes = recipe_for_weights(recipe, args.weights)
+        check_policy_runs(policy, recipe, args.weights, args.thresholds)
         print(f"thresholds from {args.thresholds}")
     else:
         tune_started = time.perf_counter()

@@ -157,12 +157,17 @@ def choose_recipe(recipe_arg: str | None, thresholds: Path | None, weights: Path
     """(recipe, policy or None, note). ``auto``: the thresholds' recipe, else full when --weights has runs."""
     from prodmatch.cv import read_thresholds
     from prodmatch.recipes import load_recipe
-    from prodmatch.runs import find_runs
+    from prodmatch.runs import check_policy_runs, find_runs, recipe_for_weights
 
     if thresholds is not None:
         policy, recipe = read_thresholds(thresholds)
         if recipe_arg not in (None, "auto") and load_recipe(recipe_arg).name != recipe.name:
             raise BuildError(f"--recipe {recipe_arg} differs from the recipe '{recipe.name}' in {thresholds}")
+        try:
+            restricted, _, _ = recipe_for_weights(recipe, weights or "weights")
+            check_policy_runs(policy, restricted, weights, thresholds)
+        except (FileNotFoundError, ValueError) as exc:
+            raise BuildError(str(exc)) from None
         return recipe, policy, f"recipe '{recipe.name}' from {thresholds}"
     if recipe_arg in (None, "auto"):
         runs = find_runs(weights) if weights is not None else {}
