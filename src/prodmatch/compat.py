@@ -2,7 +2,8 @@
 
 PyPI's torchvision wheels are CUDA builds. Next to a CPU-only torch (the usual CPU install, and CI), its
 C++ extension cannot load, and ``import torchvision`` then dies in ``_meta_registrations`` with
-``RuntimeError: operator torchvision::nms does not exist`` -- which also breaks ``import timm``.
+``RuntimeError: operator torchvision::nms does not exist`` -- which also breaks ``import timm`` and
+``import transformers``.
 
 :func:`import_torchvision` first imports torchvision normally and returns it untouched when that works.
 Only on that exact error does it declare the schemas of the two operators torchvision registers
@@ -45,6 +46,16 @@ def import_torchvision() -> ModuleType:
     import torchvision
 
     return torchvision
+
+
+def import_transformers() -> ModuleType:
+    """``import transformers`` (which imports torchvision too), quiet about local weight loading."""
+    import_torchvision()
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # no "Loading weights" bars for local files
+    return transformers
 
 
 def import_timm() -> ModuleType:

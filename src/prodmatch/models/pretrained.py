@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prodmatch.compat import import_timm, import_torchvision
+from prodmatch.compat import import_timm, import_transformers
 
 LITE0_PYPI = "efficientnet-lite0-pypi"
 MINILM_PYPI = "minilm-pypi"
@@ -204,16 +204,6 @@ def create_image_backbone(name: str, pretrained: str = "auto", allow_download: b
 
 
 # ------------------------------------------------------------------------------------------------- text
-def import_transformers():
-    """``import transformers`` after making torchvision importable (transformers imports it too)."""
-    import_torchvision()
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()  # no "Loading weights" bars for local files
-    return transformers
-
-
 def resolve_text_source(backbone: str, pretrained: str = "auto") -> tuple[str, bool]:
     """(where to read config/tokenizer/weights from, whether that is a local directory)."""
     spec = str(pretrained)

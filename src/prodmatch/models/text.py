@@ -18,9 +18,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from prodmatch.compat import import_transformers
 from prodmatch.data import clean_title
 from prodmatch.models.layers import Neck, l2n, masked_mean
-from prodmatch.models.pretrained import create_text_backbone, import_transformers
+from prodmatch.models.pretrained import create_text_backbone
 
 
 @dataclass

@@ -94,6 +94,8 @@ class TrainConfig:
     num_workers: int = field(default=2, metadata=_meta("DataLoader workers", int))
     keep: str = field(default="last", metadata=_meta("which epoch's weights/OOF to keep", str, ("last", "best")))
     neighbours_k: int = field(default=50, metadata=_meta("neighbours per row for validation F1", int))
+    baselines: bool = field(default=True, metadata=_meta(
+        "before training, score the untrained encoder and phash (image) / TF-IDF (text) on the held-out fold"))
     out: str = field(default="weights", metadata=_meta("output root (weights/<run_name>/fold<k>/)", str))
     run_name: str | None = field(default=None, metadata=_meta("run folder name (default: config file stem)", str))
     progress: bool = field(default=True, metadata=_meta("tqdm progress bars"))

@@ -53,7 +53,7 @@ from prodmatch.train.data import (
     move_to,
 )
 from prodmatch.train.optim import create_optimizer, create_scheduler
-from prodmatch.train.validate import held_out_score
+from prodmatch.train.validate import held_out_score, training_free_score
 
 OUTPUT_FILES = ("model.pt", "oof_embeddings.npz", "metrics.json", "config.yaml", CHECKPOINT_NAME)
 StepHook = Callable[[int, int], None]
@@ -361,7 +361,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, resume: bool, overwrite: boo
     use_scaler = config.amp and device.type == "cuda" and config.amp_dtype == "float16"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
 
-    start_epoch, history, best_metric = 0, [], None
+    start_epoch, history, best_metric, baselines = 0, [], None, None
     if ckpt_path is not None:
         state = load_checkpoint(ckpt_path)
         saved_classes = state.get("extra", {}).get("classes")
@@ -371,6 +371,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, resume: bool, overwrite: boo
         _check_resume_config(state, config, ctx)
         restore(state, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
         start_epoch, history, best_metric = state["epoch"], list(state["history"]), state["best_metric"]
+        baselines = (state.get("extra") or {}).get("baselines")
         _log(ctx, f"resumed {ckpt_path}: {start_epoch}/{config.epochs} epochs done")
     elif config.head_init == "class_mean":
         started = time.time()
@@ -391,6 +392,9 @@ def _train(config: TrainConfig, ctx: D.DistContext, resume: bool, overwrite: boo
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                                         else None)
     trainable = [p for p in model.parameters() if p.requires_grad]
+
+    if config.baselines and start_epoch == 0:
+        baselines = measure_baselines(run, model, data, ctx)
 
     for epoch in range(start_epoch, config.epochs):
         started = time.time()
@@ -447,7 +451,7 @@ def _train(config: TrainConfig, ctx: D.DistContext, resume: bool, overwrite: boo
                 run.write_epoch_outputs(model.encoder, data, embeddings, epoch + 1, score)
             save_checkpoint(run.fold_dir / CHECKPOINT_NAME, model=model, optimizer=optimizer, scheduler=scheduler,
                             scaler=scaler, epoch=epoch + 1, best_metric=best_metric, history=history,
-                            config=config.as_dict(), extra={"classes": data.classes})
+                            config=config.as_dict(), extra={"classes": data.classes, "baselines": baselines})
         _log(ctx, f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}  held-out F1 {score['f1']:.4f} "
                   f"@ {score['threshold']:.2f}  ({entry['time_s']:.0f}s)")
         D.barrier(ctx)
@@ -455,12 +459,31 @@ def _train(config: TrainConfig, ctx: D.DistContext, resume: bool, overwrite: boo
     if not ctx.is_main:
         return None
     metrics = run.metrics(data, history, n_params)
+    if baselines:
+        metrics["baselines"] = baselines
+        comparison = ", ".join(f"{name} {score['f1']:.4f}" for name, score in baselines.items())
+        _log(ctx, f"fold {config.fold}: trained {metrics['cv_f1']:.4f} vs {comparison} on the same held-out rows")
     metrics["setup_time_s"] = round(run.setup_time, 1)
     metrics["session_time_s"] = round(time.time() - session_start, 1)
     write_json(run.fold_dir / "metrics.json", metrics)
     _log(ctx, f"fold {config.fold}: cv_f1 {metrics['cv_f1']:.4f} at threshold {metrics['best_threshold']:.2f} "
               f"(epoch {metrics['kept_epoch']}), {metrics['train_time_s']:.0f}s; outputs in {run.fold_dir}")
     return metrics
+
+
+def measure_baselines(run: "_Run", model, data: FoldData, ctx: D.DistContext) -> dict:
+    """Held-out F1 before any training: the encoder as initialised (pretrained backbone, fresh neck) and the
+    training-free matcher of the modality (phash / TF-IDF). What the training has to beat."""
+    started = time.time()
+    untrained, _ = run.validate(model.encoder, data)  # collective under DDP: every rank takes part
+    out = {"untrained": untrained}
+    if ctx.is_main:
+        name, score = training_free_score(data.val, run.config.model)
+        out[name] = score
+    out = D.broadcast_object(out, ctx)
+    _log(ctx, "before training: " + ", ".join(f"{k} F1 {v['f1']:.4f} @ {v['threshold']:.2f}" for k, v in out.items())
+              + f"  ({time.time() - started:.0f}s)")
+    return out
 
 
 def remove_run(fold_dir: str | Path) -> None:

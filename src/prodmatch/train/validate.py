@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+import pandas as pd
+
 from prodmatch.match import CandidateTable, PolicyEvaluator
 from prodmatch.match.tuning import tune_source
 from prodmatch.search.dense import dense_neighbours
+from prodmatch.search.features import Features
+from prodmatch.search.neighbours import Neighbours
+from prodmatch.search.sources import PhashSource, TfidfSource
 
 
 def held_out_score(embeddings: np.ndarray, labels: np.ndarray, source: str = "image", k: int = 50,
@@ -21,6 +26,21 @@ def held_out_score(embeddings: np.ndarray, labels: np.ndarray, source: str = "im
     if len(embeddings) != len(labels):
         raise ValueError(f"{len(embeddings)} embeddings for {len(labels)} labels")
     neighbours = dense_neighbours(embeddings, k=min(k, len(embeddings)))
+    return _best_threshold_score(neighbours, labels, source, with_curve)
+
+
+def training_free_score(val: pd.DataFrame, model_kind: str) -> tuple[str, dict]:
+    """The matcher that needs no training for this modality, scored like the model: ("phash" | "tfidf", score).
+
+    Image models are compared with phash (the competition's image hash), text models with TF-IDF over
+    cleaned titles; both on the held-out rows only.
+    """
+    source = PhashSource() if model_kind == "image" else TfidfSource()
+    neighbours = source.search(Features.from_frame(val))
+    return source.name, _best_threshold_score(neighbours, val["label_group"].to_numpy(), source.name)
+
+
+def _best_threshold_score(neighbours: Neighbours, labels: np.ndarray, source: str, with_curve: bool = False) -> dict:
     table = CandidateTable.from_sources({source: neighbours})
     evaluator = PolicyEvaluator(table, labels, priority=[source])
     best, curve = tune_source(evaluator, source)
