@@ -41,6 +41,9 @@ def test_outputs_and_metrics(image_run, toy_dir):
     assert 0.0 < on_disk["cv_f1"] <= 1.0 and on_disk["cv_f1"] == on_disk["history"][-1]["val_f1"]
     saved = yaml.safe_load((fold_dir / "config.yaml").read_text())
     assert saved["image_size"] == 32 and saved["data_dir"] == str(toy_dir) and saved["run_name"] == "test-image-tiny"
+    # what training has to beat, on the same held-out rows: the encoder before training, and phash
+    assert set(on_disk["baselines"]) == {"untrained", "phash"}
+    assert all(0.0 < b["f1"] <= 1.0 for b in on_disk["baselines"].values())
 
 
 def test_oof_embeddings_cover_the_held_out_fold_exactly(image_run, toy_dir):
