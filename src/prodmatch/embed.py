@@ -75,6 +75,25 @@ def fold_dirs(run_dir: str | Path) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+@contextlib.contextmanager
+def _eval_mode(encoder):
+    """Eval mode for the duration, then the encoder's previous mode (training calls this mid-run)."""
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        yield encoder
+    finally:
+        encoder.train(was_training)
+
+
+def _maybe_progress(iterable, desc: str, progress: bool):
+    if not progress:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False)
+
+
 def load_fold_model(fold_dir: str | Path, device=None) -> FoldModel:
     from prodmatch.models.build import load_encoder
 
@@ -105,22 +124,13 @@ def encode_token_items(encoder, items: Sequence, batch_size: int = 256, device=N
     collate = TextCollate(getattr(encoder.tokenizer, "pad_token_id", None) or 0)
     out = np.empty((len(items), encoder.embedding_dim), np.float32)
     batches = length_batches([len(x) for x in items], batch_size)
-    iterator = batches
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(batches, desc="embed text", leave=False)
-    was_training = encoder.training
-    encoder.eval()
-    try:
-        for positions in iterator:
+    with _eval_mode(encoder):
+        for positions in _maybe_progress(batches, "embed text", progress):
             batch = collate([(items[i], -1, i) for i in positions])
             inputs = {k: v.to(device) for k, v in batch["inputs"].items()}
             with _autocast(device, amp):
                 emb = encoder(**inputs)
             out[positions] = emb.float().cpu().numpy()
-    finally:
-        encoder.train(was_training)
     return l2_normalize(out)
 
 
@@ -145,23 +155,14 @@ def encode_images(encoder, paths: Sequence[str | Path], batch_size: int = 64, de
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=collate_images, pin_memory=device.type == "cuda")
     out = np.empty((len(dataset), encoder.embedding_dim), np.float32)
-    iterator = loader
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(loader, desc="embed images", leave=False)
-    was_training = encoder.training
-    encoder.eval()
-    try:
-        for batch in iterator:
+    with _eval_mode(encoder):
+        for batch in _maybe_progress(loader, "embed images", progress):
             images = move_to(batch["inputs"], device, channels_last and device.type == "cuda")
             with _autocast(device, amp):
                 emb = encoder(images).float()
                 if tta:
                     emb = emb + encoder(torch.flip(images, dims=[3])).float()
             out[batch["index"].numpy()] = emb.cpu().numpy()
-    finally:
-        encoder.train(was_training)
     return l2_normalize(out)
 
 

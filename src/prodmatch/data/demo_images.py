@@ -175,10 +175,14 @@ def _cylinder_shading(img: Image.Image, strength: float = 1.0, vertical: bool = 
 # ---------------------------------------------------------------------------------------------- shapes
 
 
+def _blank_canvas() -> tuple[int, Image.Image, ImageDraw.ImageDraw]:
+    """(size, transparent RGBA canvas, its drawing context): where every object is drawn."""
+    img = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
+    return CANVAS, img, ImageDraw.Draw(img)
+
+
 def _bottle(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     cx = C / 2
     bw, bh = 0.34 * C * spec["width"], 0.5 * C * spec["height"]
     bottom = 0.96 * C
@@ -208,9 +212,7 @@ def _bottle(spec: dict) -> Image.Image:
 
 
 def _can(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     cx = C / 2
     w, h = 0.5 * C * spec["width"], 0.52 * C * spec["height"] * (0.75 if spec["style"] == 1 else 1.0)
     eh = 0.16 * w
@@ -228,9 +230,7 @@ def _can(spec: dict) -> Image.Image:
 
 
 def _box(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     w, h = 0.48 * C * spec["width"], 0.5 * C * spec["height"]
     dx, dy = 0.16 * C, 0.1 * C
     x0 = (C - w - dx) / 2
@@ -250,9 +250,7 @@ def _box(spec: dict) -> Image.Image:
 
 
 def _pouch(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     cx = C / 2
     w, h = 0.52 * C * spec["width"], 0.64 * C * spec["height"]
     bottom = 0.95 * C
@@ -277,9 +275,7 @@ def _pouch(spec: dict) -> Image.Image:
 
 
 def _jar(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     cx = C / 2
     w, h = 0.54 * C * spec["width"], 0.4 * C * spec["height"]
     bottom = 0.92 * C
@@ -294,9 +290,7 @@ def _jar(spec: dict) -> Image.Image:
 
 
 def _tube(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     cx = C / 2
     wt, wb, h = 0.44 * C * spec["width"], 0.26 * C * spec["width"], 0.64 * C * spec["height"]
     top = 0.04 * C
@@ -314,9 +308,7 @@ def _tube(spec: dict) -> Image.Image:
 
 
 def _bag(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     cx = C / 2
     wb, wt, h = 0.7 * C * spec["width"], 0.56 * C * spec["width"], 0.44 * C * spec["height"]
     bottom = 0.95 * C
@@ -349,9 +341,7 @@ def _bag(spec: dict) -> Image.Image:
 
 
 def _shoe(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     w, h = 0.9 * C * spec["width"], 0.46 * C * spec["height"]
     x0, y0 = (C - w) / 2, (C - h) / 2
 
@@ -379,9 +369,7 @@ def _shoe(spec: dict) -> Image.Image:
 
 
 def _tshirt(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     w, h = 0.86 * C * spec["width"], 0.84 * C * spec["height"]
     x0, y0 = (C - w) / 2, (C - h) / 2
 
@@ -417,9 +405,7 @@ def _tshirt(spec: dict) -> Image.Image:
 
 
 def _phone(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     w, h = 0.4 * C * spec["width"], 0.74 * C * spec["height"]
     x0, y0 = (C - w) / 2, (C - h) / 2
     body_mask = Image.new("L", (C, C), 0)
@@ -447,9 +433,7 @@ def _phone(spec: dict) -> Image.Image:
 
 
 def _powerbank(spec: dict) -> Image.Image:
-    C = CANVAS
-    img = Image.new("RGBA", (C, C), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
+    C, img, d = _blank_canvas()
     w, h = 0.5 * C * spec["width"], 0.7 * C * spec["height"]
     x0, y0 = (C - w) / 2, (C - h) / 2
     d.rounded_rectangle((x0, y0, x0 + w, y0 + h), radius=w * 0.12, fill=spec["body"])
