@@ -71,3 +71,12 @@ def test_size_curve_needs_pools_of_a_useful_size(tmp_path):
     policy = curve.policy_for(70_000)
     assert policy.thresholds["tfidf"] >= curve.policies[-1].thresholds["tfidf"]
     assert policy.thresholds["phash"] == curve.policies[-1].thresholds["phash"]
+
+
+@pytest.mark.parametrize("name", ["text-phash", "text-phash-char"])
+def test_weight_free_builtin_recipes_run(tiny_dir, name):
+    train = DataDir.of(tiny_dir).read_train()
+    recipe = load_recipe(name)
+    assert not recipe.needs_weights and recipe.name == name
+    result = run_cv(train, assign_folds(train, 3)["fold"].to_numpy(), recipe, nested=False)
+    assert result.score.f1 > 0.9
