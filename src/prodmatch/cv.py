@@ -23,10 +23,11 @@ from prodmatch.data.folds import fold_of_group
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.match.size_aware import SizeCurve
 from prodmatch.match.tuning import coarse_to_fine, default_grid, tune_source, tune_union
-from prodmatch.metrics import MatchScore
+from prodmatch.metrics import MatchScore, row_scores_from_counts
 from prodmatch.recipes import Recipe, recipe_from_dict
 from prodmatch.search.features import Features
 from prodmatch.search.neighbours import Neighbours
+from prodmatch.search.sources import search_all
 from prodmatch.search.phash import score_to_distance
 
 CV_FILES = ("cv.json", "thresholds.json", "curves.json", "candidates.npz", "oof_predictions.csv")
@@ -71,11 +72,10 @@ def oof_candidates(features: Features, folds: np.ndarray, recipe: Recipe, progre
     timings = {s.name: 0.0 for s in recipe.sources}
     for fold in np.unique(folds):
         index = np.flatnonzero(folds == fold)
-        subset = features.subset(index)
-        for source in recipe.sources:
-            start = time.perf_counter()
-            parts[source.name].append(source.search(subset).offset(index, index, n, n))
-            timings[source.name] += time.perf_counter() - start
+        found, seconds = search_all(recipe.sources, features.subset(index))
+        for name, neighbours in found.items():
+            parts[name].append(neighbours.offset(index, index, n, n))
+            timings[name] += seconds[name]
         if progress:
             print(f"  fold {fold}: {len(index)} rows searched", flush=True)
     table = CandidateTable.from_sources({name: Neighbours.concat(p, n, n) for name, p in parts.items()})
@@ -338,12 +338,12 @@ def _read_thresholds_json(path: str | Path) -> dict:
 
 
 def _write_oof_predictions(path: Path, result: CVResult) -> None:
-    from prodmatch.match.policy import PolicyApplier, match_lists
+    from prodmatch.match.policy import match_lists
 
-    applier = PolicyApplier(result.table, result.policy.priority)
-    mask = applier.mask(result.policy)
-    matches = match_lists(result.table, mask, result.posting_ids, result.posting_ids, applier.order)
-    f1, precision, recall = PolicyEvaluator(result.table, result.labels, result.policy.priority).row_scores(result.policy)
+    evaluator = PolicyEvaluator(result.table, result.labels, result.policy.priority)
+    mask, tp, n_pred = evaluator.counts(result.policy)
+    matches = match_lists(result.table, mask, result.posting_ids, result.posting_ids, evaluator.applier.order)
+    f1, precision, recall = row_scores_from_counts(tp, n_pred, evaluator.n_true)
     frame = pd.DataFrame({
         "posting_id": result.posting_ids,
         "fold": result.folds,

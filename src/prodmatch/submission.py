@@ -17,6 +17,7 @@ from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES, MatchPolicy, PolicyApplier, match_lists
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
+from prodmatch.search.sources import search_all
 
 SUBMISSION_HEADER = ["posting_id", "matches"]
 
@@ -34,13 +35,7 @@ class SubmissionError(ValueError):
 
 def candidate_table(features: Features, recipe: Recipe) -> tuple[CandidateTable, dict[str, float]]:
     """Run every source of the recipe on one set of postings; returns the table and seconds per source."""
-    import time
-
-    neighbours, timings = {}, {}
-    for source in recipe.sources:
-        started = time.perf_counter()
-        neighbours[source.name] = source.search(features)
-        timings[source.name] = time.perf_counter() - started
+    neighbours, timings = search_all(recipe.sources, features)
     return CandidateTable.from_sources(neighbours), timings
 
 

@@ -71,11 +71,3 @@ class CandidateTable:
         return CandidateTable(
             new_index[self.rows[keep]], new_index[self.cols[keep]], {s: v[keep] for s, v in self.scores.items()}, m, m
         )
-
-    def add_source(self, name: str, neighbours: Neighbours) -> "CandidateTable":
-        """A new table with one more source (pairs it proposes that are new are added)."""
-        existing = {s: Neighbours(self.rows, self.cols, v, self.n_query, self.n_index) for s, v in self.scores.items()}
-        # pairs missing from a source carry -inf; drop them so they stay missing after the rebuild
-        existing = {s: nb.select(np.isfinite(nb.scores)) for s, nb in existing.items()}
-        existing[name] = neighbours
-        return CandidateTable.from_sources(existing)

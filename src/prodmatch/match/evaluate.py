@@ -21,11 +21,16 @@ class PolicyEvaluator:
         self.hit = self.labels[table.rows] == self.labels[table.cols]
         self.n_true = group_sizes(self.labels)
 
-    def row_scores(self, policy: MatchPolicy):
+    def counts(self, policy: MatchPolicy):
+        """(matched pair mask, true positives per row, predicted set size per row), self-matches included."""
         mask = self.applier.mask(policy)
         rows = self.table.rows[mask]
         tp = np.bincount(rows, weights=self.hit[mask], minlength=self.table.n_query) + 1.0
         n_pred = np.bincount(rows, minlength=self.table.n_query) + 1
+        return mask, tp, n_pred
+
+    def row_scores(self, policy: MatchPolicy):
+        _, tp, n_pred = self.counts(policy)
         return row_scores_from_counts(tp, n_pred, self.n_true)
 
     def score(self, policy: MatchPolicy) -> MatchScore:

@@ -19,8 +19,9 @@ import pandas as pd
 
 from prodmatch.cv import load_candidates
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.policy import MatchPolicy, PolicyApplier, union_mask
-from prodmatch.metrics import group_sizes, row_scores_from_counts
+from prodmatch.match.evaluate import PolicyEvaluator
+from prodmatch.match.policy import MatchPolicy, union_mask
+from prodmatch.metrics import row_scores_from_counts
 from prodmatch.search.phash import PHASH_BITS, score_to_distance
 
 # F1-by-group-size bins: exact sizes up to 10, then ranges; the last bin is open-ended.
@@ -153,16 +154,12 @@ def compute_outcome(table: CandidateTable, labels: np.ndarray, policy: MatchPoli
     labels = np.asarray(labels)
     if table.n_query != table.n_index or table.n_query != len(labels):
         raise ValueError("the report needs a square out-of-fold table over the labelled rows")
-    applier = PolicyApplier(table, policy.priority)
-    matched = applier.mask(policy)
+    evaluator = PolicyEvaluator(table, labels, policy.priority)
+    matched, tp, n_pred = evaluator.counts(policy)
     not_self = table.rows != table.cols
     cleared = {s: (table.score(s) >= t) & not_self for s, t in policy.thresholds.items()}
     union = union_mask(table, policy.thresholds)
-    hit = labels[table.rows] == labels[table.cols]
-    n = table.n_query
-    tp = np.bincount(table.rows[matched], weights=hit[matched], minlength=n) + 1.0
-    n_pred = np.bincount(table.rows[matched], minlength=n) + 1
-    n_true = group_sizes(labels)
+    hit, n_true = evaluator.hit, evaluator.n_true
     f1, precision, recall = row_scores_from_counts(tp, n_pred, n_true)
     keys = table.rows.astype(np.int64) * table.n_index + table.cols.astype(np.int64)
     if len(keys) > 1 and not (np.diff(keys) > 0).all():

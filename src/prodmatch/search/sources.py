@@ -5,6 +5,7 @@ A recipe is a list of sources; swap behaviour by passing different source object
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -83,3 +84,13 @@ class EmbeddingSource:
             return neighbours
         blended = blend_vectors(vectors, neighbours, self.blend)
         return dense_neighbours(blended, k=self.k, backend=self.backend, min_score=self.min_score)
+
+
+def search_all(sources: list, features: Features) -> tuple[dict[str, Neighbours], dict[str, float]]:
+    """Every source's neighbours among ``features``, and the seconds each search took."""
+    neighbours, seconds = {}, {}
+    for source in sources:
+        started = time.perf_counter()
+        neighbours[source.name] = source.search(features)
+        seconds[source.name] = time.perf_counter() - started
+    return neighbours, seconds
