@@ -4,7 +4,7 @@
     python make_submission.py --data-dir DIR --recipe text-phash --out submission.csv
     python make_submission.py --data-dir DIR --recipe full --weights weights/ --out submission.csv
 
-See `python make_submission.py --help`; the work is done by prodmatch.commands.submit.
+The same command as ``python -m prodmatch submit``; see ``python make_submission.py --help``.
 """
 
 import sys
@@ -12,4 +12,4 @@ import sys
 from prodmatch.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main(["submit", *sys.argv[1:]]))
+    raise SystemExit(main(["submit", *sys.argv[1:]], prog="make_submission.py"))

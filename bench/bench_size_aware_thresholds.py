@@ -37,7 +37,7 @@ def main() -> int:
     from prodmatch.match.evaluate import PolicyEvaluator
     from prodmatch.recipes import load_recipe
     from prodmatch.search.features import Features
-    from prodmatch.submission import candidate_table
+    from prodmatch.pipeline.submit import candidate_table
 
     train = DataDir.of(args.data_dir).read_train()
     recipe = load_recipe(args.recipe)

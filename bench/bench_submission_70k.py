@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: make_submission (text-phash, thresholds tuned by CV included) on a 70,000-posting test.csv.
 
-Builds DIR/test.csv from the real train titles/phashes (perturbed copies, see prodmatch.data.scaling) in
+Builds DIR/test.csv from the real train titles/phashes (perturbed copies, see prodmatch.demo.scaled) in
 a temporary folder outside the repo (competition data never enters the project), links train.csv, runs
 `python make_submission.py` in a child process and reports wall time and the child's peak RSS.
 Targets on the 2-core dev machine: <= 90 s wall, <= 6 GB peak RSS.
@@ -39,7 +39,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from prodmatch.data import DataDir
-    from prodmatch.data.scaling import scaled_postings
+    from prodmatch.demo.scaled import scaled_postings
     from prodmatch.metrics import score_match_lists, truth_from_labels
 
     data = DataDir.of(args.data_dir)

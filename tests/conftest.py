@@ -30,7 +30,7 @@ def demo_dir(tmp_path_factory) -> Path:
 
     ``generate_demo(out, n_products=40, seed=0, image_size=64)``: about 110 train and 20 test postings.
     """
-    from prodmatch.data.demo import generate_demo
+    from prodmatch.demo.shopee import generate_demo
 
     out = tmp_path_factory.mktemp("demo") / "demo"
     generate_demo(out, n_products=40, seed=0, image_size=64)

@@ -1,4 +1,4 @@
-"""prodmatch.embed: loading runs, embedding frames (with missing images), fold averaging, OOF reading."""
+"""prodmatch.embed: loading runs, embedding frames (with missing images), fold averaging."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from prodmatch.data import DataDir
-from prodmatch.embed import embed_frame, embed_with_folds, fold_dirs, load_run, read_oof_embeddings
+from prodmatch.artifacts.weights import fold_dirs
+from prodmatch.embed import embed_frame, embed_with_folds, load_run
 from prodmatch.search.dense import l2_normalize
 from prodmatch.train.config import load_config
-from prodmatch.train.data import ImageReadWarning
+from prodmatch.models.inputs import ImageReadWarning
 from prodmatch.train.loop import train_fold
 from tests.train.conftest import TINY_IMAGE
 from tests.train.toydata import make_toy_dataset
@@ -69,19 +70,3 @@ def test_embed_with_folds_is_the_renormalised_mean(two_fold_run):
     averaged = embed_with_folds(run_dir, frame, data / "train_images")
     np.testing.assert_allclose(averaged, l2_normalize(parts[0] + parts[1]), atol=1e-5)
     assert not np.allclose(parts[0], parts[1])
-
-
-def test_read_oof_embeddings_orders_rows_and_names_what_is_missing(two_fold_run):
-    run_dir, data = two_fold_run
-    train = DataDir.of(data).read_train()
-    ids = {}
-    for fold in (0, 1):
-        with np.load(run_dir / f"fold{fold}" / "oof_embeddings.npz") as oof:
-            ids[fold] = (oof["posting_id"].tolist(), oof["embeddings"])
-    wanted = [ids[1][0][2], ids[0][0][0], ids[1][0][0]]
-    got = read_oof_embeddings(run_dir, wanted)
-    np.testing.assert_allclose(got, np.stack([ids[1][1][2], ids[0][1][0], ids[1][1][0]]), atol=1e-6)
-    with pytest.raises(KeyError, match=r"folds found: \[0, 1\]; missing folds \[2\]"):
-        read_oof_embeddings(run_dir, train["posting_id"])  # fold 2 was never trained
-    with pytest.raises(FileNotFoundError, match="train the folds"):
-        read_oof_embeddings(run_dir.parent / "empty", wanted)

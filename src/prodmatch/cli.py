@@ -1,7 +1,9 @@
 """``python -m prodmatch <command>``: one module per command under prodmatch.commands.
 
-Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are imported only when their command runs, so ``prodmatch folds`` never imports torch.
+Each command module defines ``add_arguments(parser)`` and ``run(args) -> int`` (and ``parse_args(parser,
+argv)`` when it parses in two stages). Modules are imported only when their command runs, so
+``prodmatch folds`` never imports torch. ``make_submission.py`` and ``train_fold.py`` call :func:`main` with
+their own program name.
 """
 
 from __future__ import annotations
@@ -30,16 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Run ``argv[0]``'s command on the rest; ``prog`` names the program in usage lines (default prodmatch <cmd>)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         build_parser().parse_args(argv)  # prints help / the unknown-command error and exits
         return 2
     name, rest = argv[0], argv[1:]
     module = importlib.import_module(f"prodmatch.commands.{name}")
-    parser = argparse.ArgumentParser(prog=f"prodmatch {name}", description=COMMANDS[name])
+    parser = argparse.ArgumentParser(prog=prog or f"prodmatch {name}", description=COMMANDS[name])
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(rest)) or 0)
+    parse = getattr(module, "parse_args", None)
+    args = parse(parser, rest) if parse else parser.parse_args(rest)
+    return int(module.run(args) or 0)
 
 
 if __name__ == "__main__":

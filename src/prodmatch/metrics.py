@@ -6,7 +6,7 @@ plain mean over rows. Precision and recall are reported the same way (row-wise m
 
 Kaggle capped test groups at 50 postings and asked for at most 50 matches per row; train.csv has a few
 groups of 51. Scoring uses the true group as it is, and scores predictions as given (over-long ones are
-penalised naturally); :mod:`prodmatch.submission` refuses to write more than 50 matches.
+penalised naturally); :mod:`prodmatch.artifacts.submission` refuses to write more than 50 matches.
 
 Pair form: a prediction for n rows is a set of unique (row, col) index pairs. Working on pairs keeps a
 threshold sweep over ~1M candidate pairs vectorised.

@@ -68,12 +68,13 @@ def test_wheel_installs_with_no_index(kernel_wheel: Path, tmp_path: Path):
 
 
 def _thresholds_for(recipe_spec: dict, path: Path) -> Path:
-    from prodmatch.cv import write_thresholds
+    from prodmatch.artifacts.thresholds import Thresholds, write_thresholds
     from prodmatch.match.policy import MatchPolicy
     from prodmatch.recipes import recipe_from_dict
 
     recipe = recipe_from_dict(recipe_spec)
-    write_thresholds(path, MatchPolicy({name: 0.5 for name in recipe.source_names}, recipe.priority), recipe)
+    write_thresholds(path, Thresholds(MatchPolicy({name: 0.5 for name in recipe.source_names}, recipe.priority),
+                                      recipe))
     return path
 
 

@@ -5,6 +5,7 @@ from prodmatch.match.evaluate import PolicyEvaluator
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.match.tuning import NEVER, tune_source, tune_union
 from prodmatch.search.neighbours import Neighbours
+from prodmatch.search.scales import COSINE
 
 
 def noisy_source(labels, rng, signal, n_noise):
@@ -29,10 +30,10 @@ def test_tuning_finds_a_separating_threshold_and_drops_a_useless_source():
     junk = Neighbours(junk_rows, rng.integers(0, 120, 600), rng.uniform(0.5, 1, 600).astype(np.float32), 120, 120)
     table = CandidateTable.from_sources({"good": good, "junk": junk.select(junk.rows != junk.cols).top_k(50)})
     evaluator = PolicyEvaluator(table, labels, ["good", "junk"])
-    best, curve = tune_source(evaluator, "good", min2=False)
+    best, curve = tune_source(evaluator, "good", COSINE.grid(), min2=False)
     assert 0.55 <= best.threshold <= 0.75 and best.score.f1 > 0.95
     assert len(curve) > 50
     start = MatchPolicy({"good": best.threshold, "junk": 0.5}, priority=["good", "junk"], min2=False)
-    policy, score = tune_union(evaluator, start, tune_floor=False)
+    policy, score = tune_union(evaluator, start, {"good": COSINE.grid(), "junk": COSINE.grid()}, tune_floor=False)
     assert policy.thresholds["junk"] >= 0.99 or policy.thresholds["junk"] == NEVER
     assert score.f1 >= best.score.f1 - 1e-9

@@ -33,7 +33,7 @@ def demo_cv(demo_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_text_dir(tmp_path_factory) -> Path:
     """The demo dataset without images (simulated phashes, empty image folders): text-only data with errors."""
-    from prodmatch.data.demo import generate_demo
+    from prodmatch.demo.shopee import generate_demo
 
     out = tmp_path_factory.mktemp("demo-text") / "demo"
     generate_demo(out, n_products=40, seed=0, images=False)

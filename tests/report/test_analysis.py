@@ -34,6 +34,7 @@ from prodmatch.report.analysis import (
 )
 from prodmatch.search.neighbours import Neighbours
 from prodmatch.search.phash import distance_to_score
+from prodmatch.search.scales import COSINE, HAMMING
 
 LABELS = np.array([10, 10, 10, 20, 20, 30])
 FOLDS = np.zeros(6, dtype=int)
@@ -57,13 +58,16 @@ def make_table() -> CandidateTable:
     return CandidateTable.from_sources({"tfidf": _neighbours(tfidf), "phash": _neighbours(phash)})
 
 
+SCALES = {"tfidf": COSINE, "phash": HAMMING}
+
+
 def make_policy(min2: bool = False) -> MatchPolicy:
     return MatchPolicy({"tfidf": 0.5, "phash": float(distance_to_score(4))}, priority=["tfidf", "phash"], min2=min2)
 
 
 @pytest.fixture
 def outcome():
-    return compute_outcome(make_table(), LABELS, make_policy())
+    return compute_outcome(make_table(), LABELS, make_policy(), SCALES)
 
 
 def test_row_scores_match_the_hand_computation(outcome):
@@ -159,7 +163,7 @@ def test_lowest_f1_rows_one_per_group_with_both_kinds(outcome):
 def test_min2_additions_are_labelled_and_wrong_ones_listed():
     labels = LABELS.copy()
     labels[2] = 99  # row 2 now alone in its group: min2 pairing it with row 0 is a wrong match
-    outcome = compute_outcome(make_table(), labels, make_policy(min2=True))
+    outcome = compute_outcome(make_table(), labels, make_policy(min2=True), SCALES)
     added = np.flatnonzero(outcome.matched & ~outcome.union)
     added_pairs = {(int(outcome.table.rows[p]), int(outcome.table.cols[p])) for p in added}
     assert added_pairs == {(2, 0), (4, 3)}  # the lonely rows' best other candidates

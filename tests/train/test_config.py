@@ -1,16 +1,7 @@
-import argparse
-
 import pytest
 import yaml
 
-from prodmatch.train.config import (
-    TrainConfig,
-    add_config_arguments,
-    config_from_args,
-    load_config,
-    parse_train_args,
-    save_config,
-)
+from prodmatch.train.config import TrainConfig, load_config, parse_train_args, save_config
 from tests.train.conftest import REPO
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -39,18 +30,6 @@ def test_flags_override_yaml_which_overrides_defaults(tmp_path):
     assert config.batch_size == TrainConfig().batch_size  # dataclass default
     assert config.run_name == "exp"  # config file stem
     assert not args.resume
-
-
-def test_same_result_through_the_cli_module_parser(tmp_path):
-    """python -m prodmatch train parses once (no YAML defaults stage) and must resolve the same config."""
-    path = tmp_path / "exp.yaml"
-    path.write_text("epochs: 7\nimage_size: 64\n")
-    parser = argparse.ArgumentParser()
-    add_config_arguments(parser)
-    argv = ["--config", str(path), "--image-size", "96", "--no-gem-trainable"]
-    one = config_from_args(parser.parse_args(argv))
-    _, two = parse_train_args(argv)
-    assert one == two and one.epochs == 7 and one.image_size == 96 and one.gem_trainable is False
 
 
 def test_unknown_keys_and_bad_values_are_errors(tmp_path):

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from prodmatch.data.demo import DEFAULT_IMAGE_SIZE, DEFAULT_N_PRODUCTS, DEFAULT_TEST_FRACTION, generate_demo
-
-HELP = "Generate the synthetic demo dataset (Kaggle layout)."
-
+from prodmatch.demo.shopee import DEFAULT_IMAGE_SIZE, DEFAULT_N_PRODUCTS, DEFAULT_TEST_FRACTION, generate_demo
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder to create (train.csv, test.csv, ..., *_images/)")

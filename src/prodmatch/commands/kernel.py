@@ -13,8 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "Build and rehearse the offline Kaggle kernel."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from prodmatch.kernel.build import COMPETITION, DEFAULT_DATASET_SLUG, DEFAULT_KERNEL_SLUG
@@ -39,9 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--thresholds", help="thresholds.json from `prodmatch cv` to ship")
     group.add_argument("--tune-data-dir", help="tune thresholds by CV on DIR/train.csv now and ship them")
     build.add_argument("--kaggle-user", help="Kaggle username for the ids (default: $KAGGLE_USERNAME)")
-    build.add_argument("--dataset-slug", default=DEFAULT_DATASET_SLUG)
-    build.add_argument("--kernel-slug", default=DEFAULT_KERNEL_SLUG)
-    build.add_argument("--competition", default=COMPETITION)
+    build.add_argument("--dataset-slug", default=DEFAULT_DATASET_SLUG,
+                       help=f"Kaggle dataset slug (default {DEFAULT_DATASET_SLUG})")
+    build.add_argument("--kernel-slug", default=DEFAULT_KERNEL_SLUG,
+                       help=f"Kaggle kernel slug (default {DEFAULT_KERNEL_SLUG})")
+    build.add_argument("--competition", default=COMPETITION, help=f"competition slug (default {COMPETITION})")
     build.add_argument("--wheel", help="use this prodmatch wheel instead of building one from the source tree")
     build.add_argument("--vendor-wheel", action="append", default=[], metavar="FILE",
                        help="extra (pure-Python) wheel to ship; the kernel installs it only if the image lacks it")
@@ -52,23 +52,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--public", action="store_true", help="make the kernel public (default private)")
 
     rehearse = sub.add_parser("rehearse", help="run a built kernel offline on a fake /kaggle tree and check it")
-    rehearse.add_argument("--build", default="kernels/build")
+    rehearse.add_argument("--build", default="kernels/build", help="the folder `kernel build` wrote")
     rehearse.add_argument("--data-dir", required=True, help="Kaggle-layout folder used as the competition input")
     rehearse.add_argument("--scale", type=int, help="test.csv of this many perturbed copies of the train rows")
-    rehearse.add_argument("--seed", type=int, default=0)
+    rehearse.add_argument("--seed", type=int, default=0, help="seed of the --scale test set")
     rehearse.add_argument("--isolation", choices=ISOLATION_METHODS, default="auto",
                           help="auto: network namespace with read-only inputs if possible, else netns, else the "
                                "Python guard alone")
-    rehearse.add_argument("--ram-budget-gb", type=float, default=12.0)
-    rehearse.add_argument("--gpu-budget-gb", type=float, default=14.0)
+    rehearse.add_argument("--ram-budget-gb", type=float, default=12.0,
+                          help="fail when the kernel's peak RSS exceeds this (Kaggle: 13 GB RAM)")
+    rehearse.add_argument("--gpu-budget-gb", type=float, default=14.0,
+                          help="fail when the GPU peak exceeds this (Kaggle T4: 15 GB)")
     rehearse.add_argument("--cpu-factor", type=float,
                           help=f"Kaggle CPU seconds per rehearsal CPU second (default {DEFAULT_CPU_FACTOR}, "
                                "or measured from --kaggle-report)")
     rehearse.add_argument("--kaggle-report", help="prodmatch_kernel_report.json of a real Kaggle run (calibration)")
-    rehearse.add_argument("--gpu-images-per-s", type=float, default=DEFAULT_GPU_IMAGES_PER_S)
-    rehearse.add_argument("--gpu-titles-per-s", type=float, default=DEFAULT_GPU_TITLES_PER_S)
-    rehearse.add_argument("--overhead-s", type=float, default=DEFAULT_OVERHEAD_S)
-    rehearse.add_argument("--submit-arg", action="append", default=[], metavar="ARG")
+    rehearse.add_argument("--gpu-images-per-s", type=float, default=DEFAULT_GPU_IMAGES_PER_S,
+                          help="assumed Kaggle GPU image embedding rate per fold model, for the projection")
+    rehearse.add_argument("--gpu-titles-per-s", type=float, default=DEFAULT_GPU_TITLES_PER_S,
+                          help="assumed Kaggle GPU title embedding rate per fold model, for the projection")
+    rehearse.add_argument("--overhead-s", type=float, default=DEFAULT_OVERHEAD_S,
+                          help="Kaggle-side seconds a rehearsal cannot see (start, mounts, saving)")
+    rehearse.add_argument("--submit-arg", action="append", default=[], metavar="ARG",
+                          help="extra argument for `prodmatch submit` in the kernel (repeat)")
     rehearse.add_argument("--exclude-package", action="append", default=[], metavar="NAME",
                           help="hide a preinstalled package from the kernel (e.g. faiss: Kaggle images may lack it)")
     rehearse.add_argument("--timeout", type=float, help="kill the kernel after this many seconds")
@@ -105,7 +111,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_rehearse(args: argparse.Namespace) -> int:
     from prodmatch.kernel.rehearse import RehearsalError, RehearsalOptions, format_report, rehearse
-    from prodmatch.submission import SubmissionError
+    from prodmatch.artifacts.submission import SubmissionError
 
     options = RehearsalOptions(
         build=Path(args.build), data_dir=Path(args.data_dir), scale=args.scale, seed=args.seed,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "Render an HTML CV report with plots and error galleries."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from prodmatch.report.build import DEFAULT_EXAMPLES, DEFAULT_MAX_OTHERS

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.data.reading import read_csv_strings
+from prodmatch.data.reading import DataDir, read_csv_strings
 from prodmatch.data.validation import DataValidationError
 from prodmatch.fileio import write_csv
 
@@ -80,3 +80,14 @@ def read_folds(path: str | Path, train: pd.DataFrame) -> np.ndarray:
 def fold_summary(folds: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
     frame = pd.DataFrame({"fold": folds, "label_group": labels})
     return frame.groupby("fold").agg(rows=("label_group", "size"), groups=("label_group", "nunique")).reset_index()
+
+
+def make_folds_file(data_dir: str | Path, n_folds: int = DEFAULT_N_FOLDS, salt: str = "",
+                    out: str | Path | None = None) -> tuple[Path, pd.DataFrame]:
+    """``prodmatch folds``: assign folds to DIR/train.csv and write them (default folds/<data>_<k>fold.csv);
+    returns the file and the per-fold row/group counts."""
+    train = DataDir.of(data_dir).read_train()
+    folds = assign_folds(train, n_folds, salt)
+    out = Path(out) if out else default_folds_path(data_dir, n_folds)
+    write_folds(folds, out)
+    return out, fold_summary(folds["fold"].to_numpy(), train["label_group"].to_numpy())

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import yaml
 
+from prodmatch.artifacts.thresholds import write_thresholds
+from prodmatch.artifacts.weights import INFERENCE_FILES, fold_folders, run_model_type, run_name_of
 from prodmatch.fileio import atomic_open, write_json
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -49,11 +51,9 @@ COMPETITION = "shopee-product-matching"
 DEFAULT_DATASET_SLUG = "prodmatch-shopee-offline"
 DEFAULT_KERNEL_SLUG = "prodmatch-shopee-kernel"
 PLACEHOLDER_USER = "your-kaggle-username"
-WEIGHT_FILES = ("model.pt", "config.yaml")  # all inference needs from a fold: no checkpoints, OOF or logs
 BASE_MODULES = ["numpy", "pandas", "scipy", "sklearn", "yaml"]
 WEIGHTS_MODULES = ["torch", "timm", "transformers", "PIL"]
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
-_FOLD = re.compile(r"^fold(\d+)$")
 
 
 class BuildError(RuntimeError):
@@ -155,20 +155,17 @@ def check_wheel(path: Path) -> str:
 # ---------------------------------------------------------------------------------------- recipe/weights
 def choose_recipe(recipe_arg: str | None, thresholds: Path | None, weights: Path | None):
     """(recipe, policy or None, note). ``auto``: the thresholds' recipe, else full when --weights has runs."""
-    from prodmatch.cv import read_thresholds
+    from prodmatch.artifacts.weights import find_runs
+    from prodmatch.pipeline.policy import load_runnable_thresholds
     from prodmatch.recipes import load_recipe
-    from prodmatch.runs import check_policy_runs, find_runs, recipe_for_weights
 
     if thresholds is not None:
-        policy, recipe = read_thresholds(thresholds)
-        if recipe_arg not in (None, "auto") and load_recipe(recipe_arg).name != recipe.name:
-            raise BuildError(f"--recipe {recipe_arg} differs from the recipe '{recipe.name}' in {thresholds}")
         try:
-            restricted, _, _ = recipe_for_weights(recipe, weights or "weights")
-            check_policy_runs(policy, restricted, weights, thresholds)
+            chosen = load_runnable_thresholds(thresholds, weights, recipe_arg)
         except (FileNotFoundError, ValueError) as exc:
             raise BuildError(str(exc)) from None
-        return recipe, policy, f"recipe '{recipe.name}' from {thresholds}"
+        recipe = chosen.thresholds.recipe
+        return recipe, chosen.thresholds.policy, f"recipe '{recipe.name}' from {thresholds}"
     if recipe_arg in (None, "auto"):
         runs = find_runs(weights) if weights is not None else {}
         if runs:
@@ -177,31 +174,12 @@ def choose_recipe(recipe_arg: str | None, thresholds: Path | None, weights: Path
     return load_recipe(recipe_arg), None, f"recipe '{recipe_arg}'"
 
 
-def run_folds(run_dir: Path) -> list[tuple[str, Path]]:
-    """(fold name in the dataset, source fold dir) of a run: its fold<k>/ with a model.pt, sorted by k."""
-    if (run_dir / "model.pt").is_file():  # a single fold dir given as the run
-        return [(run_dir.name if _FOLD.match(run_dir.name) else "fold0", run_dir)]
-    folds = sorted((int(m.group(1)), d) for d in run_dir.iterdir()
-                   if (m := _FOLD.match(d.name)) and (d / "model.pt").is_file())
-    if not folds:
-        raise BuildError(f"run {run_dir} has no fold<k>/model.pt")
-    return [(d.name, d) for _, d in folds]
-
-
-def run_model_type(fold_dir: Path) -> str | None:
-    config = fold_dir / "config.yaml"
-    if not config.is_file():
-        return None
-    with open(config, encoding="utf-8") as handle:
-        return (yaml.safe_load(handle) or {}).get("model")
-
-
 def ship_weights(recipe, weights: Path | None, dataset: Path) -> tuple[dict, dict]:
     """Copy model.pt + config.yaml of every fold of the runs the recipe needs into dataset/weights/.
 
     Returns (runs manifest: embedding -> {run, model, folds}, selector rewrite: embedding -> shipped run name).
     """
-    from prodmatch.runs import resolve_runs
+    from prodmatch.pipeline.runs import resolve_runs
 
     if not recipe.needs_weights:
         return {}, {}
@@ -214,23 +192,25 @@ def ship_weights(recipe, weights: Path | None, dataset: Path) -> tuple[dict, dic
     runs, shipped_names, rewrite = {}, {}, {}
     for embedding, run_dir in resolved.items():
         run_dir = Path(run_dir).resolve()
-        name = run_dir.name if not _FOLD.match(run_dir.name) else run_dir.parent.name
+        name = run_name_of(run_dir)
         if shipped_names.get(name, run_dir) != run_dir:
             raise BuildError(f"two different runs are both named {name!r}: {shipped_names[name]} and {run_dir}")
-        folds = run_folds(run_dir)
+        folds = fold_folders(run_dir)
+        if not folds:
+            raise BuildError(f"run {run_dir} has no fold<k>/model.pt")
         if name not in shipped_names:
-            for fold_name, fold_dir in folds:
-                target = dataset / "weights" / name / fold_name
+            for fold in folds:
+                target = dataset / "weights" / name / fold.name
                 target.mkdir(parents=True, exist_ok=True)
-                for file_name in WEIGHT_FILES:
-                    if (fold_dir / file_name).is_file():
-                        shutil.copy2(fold_dir / file_name, target / file_name)
+                for file_name in INFERENCE_FILES:
+                    if (fold.path / file_name).is_file():
+                        shutil.copy2(fold.path / file_name, target / file_name)
         shipped_names[name] = run_dir
-        model = run_model_type(folds[0][1])
+        model = run_model_type(folds[0].path)
         if model is None:
-            raise BuildError(f"{folds[0][1]}/config.yaml is missing or names no model type; the kernel needs it "
+            raise BuildError(f"{folds[0].config} is missing or names no model type; the kernel needs it "
                              "to match runs to the recipe's embeddings")
-        runs[embedding] = {"run": name, "model": model, "folds": [f for f, _ in folds], "source": str(run_dir)}
+        runs[embedding] = {"run": name, "model": model, "folds": [f.name for f in folds], "source": str(run_dir)}
         rewrite[embedding] = name
     return runs, rewrite
 
@@ -421,14 +401,11 @@ def build_kernel(options: BuildOptions) -> BuildResult:
 def tune_thresholds(recipe, weights: Path | None, data_dir: Path, out: Path, rewrite: dict):
     """CV on data_dir/train.csv, as `prodmatch cv --no-nested` does, saved as thresholds.json (with the size
     curve when the CV makes one: the kernel's `prodmatch submit` then moves the policy to the test size)."""
-    from prodmatch.cv import prepare_cv, run_cv, write_thresholds
+    from prodmatch.pipeline.tune import TuneOptions, tune
 
-    inputs = prepare_cv(data_dir, recipe, weights)
-    for note in inputs.notes:
-        print(f"note: {note}")
-    result = run_cv(inputs.train, inputs.folds, inputs.recipe, inputs.embeddings, nested=False)
-    print(result.format_table())
-    shipped = dataclasses.replace(inputs.recipe, spec=rewrite_selectors(inputs.recipe.spec, rewrite))
-    meta = {**result.meta, "folds": inputs.folds_source, "data_dir": str(Path(data_dir).resolve())}
-    write_thresholds(out, result.policy, shipped, meta, result.size_curve)
-    return result.policy
+    tuned = tune(TuneOptions(data_dir, recipe, weights or "weights", nested=False))
+    print(tuned.result.format_table())
+    thresholds = tuned.thresholds(data_dir)
+    thresholds.recipe = dataclasses.replace(thresholds.recipe, spec=rewrite_selectors(thresholds.recipe.spec, rewrite))
+    write_thresholds(out, thresholds)
+    return thresholds.policy

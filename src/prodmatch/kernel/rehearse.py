@@ -11,7 +11,7 @@ What a rehearsal does (all under a temporary folder, removed afterwards unless `
 3. runs ``kernel.py`` with that environment's Python in a new network namespace (``unshare -n``; with a
    mount namespace, the input tree and what it links to are read-only as on Kaggle) -- see
    :mod:`prodmatch.kernel.netguard` -- the kernel installs the wheel with ``pip --no-index --no-deps``;
-4. validates ``working/submission.csv`` against the test.csv with :func:`prodmatch.submission.validate_submission`,
+4. validates ``working/submission.csv`` against the test.csv with :func:`prodmatch.artifacts.submission.validate_submission`,
    checks that prodmatch was imported from the fresh environment and that the guard logged no network
    attempt, and reports per-stage seconds and peak RSS (from make_submission's ``--timings-json``) and the
    projected Kaggle run time (:func:`project_kaggle_seconds`).
@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prodmatch.artifacts.timings import EMBED_STAGE, MATCH_STAGE, StageTimings, read_timings
 from prodmatch.fileio import write_json
 from prodmatch.kernel.build import MANIFEST_NAME
 from prodmatch.kernel.netguard import GUARD_LOG_ENV, isolation_command, write_guard
@@ -107,7 +108,7 @@ def layout_inputs(root: Path, build: Path, data_dir: Path, manifest: dict, scale
     import pandas as pd
 
     from prodmatch.data import DataDir
-    from prodmatch.data.scaling import scaled_postings, write_scaled_images
+    from prodmatch.demo.scaled import scaled_postings, write_scaled_images
 
     data = DataDir.of(data_dir)
     train = data.read_train()
@@ -232,7 +233,7 @@ def run_kernel(command: list[str], env: dict, cwd: Path, log_path: Path, timeout
 
 
 # ----------------------------------------------------------------------------------------- projection
-def project_kaggle_seconds(timings: dict, kernel_report: dict, manifest: dict, n_test: int, cpu_factor: float,
+def project_kaggle_seconds(timings: StageTimings, kernel_report: dict, manifest: dict, n_test: int, cpu_factor: float,
                            images_per_s: float, titles_per_s: float, overhead_s: float) -> dict:
     """Projected Kaggle wall time of the same run.
 
@@ -241,10 +242,9 @@ def project_kaggle_seconds(timings: dict, kernel_report: dict, manifest: dict, n
     writing), and the embed stage -- GPU work on Kaggle, not comparable with a CPU rehearsal -- is modelled
     as ``folds * (load_s + n_test / rate)`` per run (image runs at ``images_per_s``, text runs at ``titles_per_s``).
     """
-    seconds = timings.get("seconds", {})
     submit_s = float(kernel_report["seconds"]["submit"])
     total_s = float(kernel_report["seconds"]["total"])
-    embed_measured = float(seconds.get("embed", 0.0))
+    embed_measured = float(timings.seconds.get(EMBED_STAGE, 0.0))
     cpu_s = max(0.0, total_s - embed_measured)
     embed_model = 0.0
     for run in manifest.get("runs", {}).values():
@@ -263,26 +263,20 @@ def project_kaggle_seconds(timings: dict, kernel_report: dict, manifest: dict, n
     }
 
 
-def stage_table(timings: dict, kernel_report: dict) -> list[dict]:
-    """Per-stage seconds and the submit process's peak RSS after each stage."""
-    seconds = timings.get("seconds", {})
-    search = timings.get("search_seconds", {})
-    peaks = timings.get("peak_rss_gb_after_stage", {})
-    gpu = timings.get("peak_gpu_gb_after_stage", {})
+def stage_table(timings: StageTimings, kernel_report: dict) -> list[dict]:
+    """Per-stage seconds (in the order the stages ran) and the submit process's peak RSS after each stage; the
+    match stage is split into each source's search and the matching itself."""
     rows = [{"stage": "install (pip --no-index)", "seconds": kernel_report["seconds"]["install"], "peak_rss_gb": None}]
-    for stage in ("tune_cv", "embed", "match", "write+validate"):
-        if stage not in seconds:
+    for stage, seconds in timings.seconds.items():
+        peaks = {"peak_rss_gb": timings.peak_rss_gb.get(stage), "peak_gpu_gb": timings.peak_gpu_gb.get(stage)}
+        if stage != MATCH_STAGE:
+            rows.append({"stage": stage, "seconds": seconds, **peaks})
             continue
-        if stage == "match":
-            search_total = sum(search.values())
-            for name, value in search.items():
-                rows.append({"stage": f"search: {name}", "seconds": value, "peak_rss_gb": None})
-            rows.append({"stage": "matching (policy, lists)", "seconds": round(seconds["match"] - search_total, 3),
-                         "peak_rss_gb": peaks.get("match"), "peak_gpu_gb": gpu.get("match")})
-            continue
-        rows.append({"stage": stage, "seconds": seconds[stage], "peak_rss_gb": peaks.get(stage),
-                     "peak_gpu_gb": gpu.get(stage)})
-    staged = sum(seconds.values())
+        for name, value in timings.search_seconds.items():
+            rows.append({"stage": f"search: {name}", "seconds": value, "peak_rss_gb": None})
+        rows.append({"stage": "matching (policy, lists)",
+                     "seconds": round(seconds - sum(timings.search_seconds.values()), 3), **peaks})
+    staged = sum(timings.seconds.values())
     rows.append({"stage": "startup, imports, reading", "seconds": round(max(0.0, kernel_report["seconds"]["submit"]
                                                                             - staged), 3), "peak_rss_gb": None})
     return rows
@@ -291,7 +285,7 @@ def stage_table(timings: dict, kernel_report: dict) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- rehearse
 def rehearse(options: RehearsalOptions) -> dict:
     from prodmatch.data import read_test
-    from prodmatch.submission import validate_submission
+    from prodmatch.artifacts.submission import validate_submission
 
     build = Path(options.build).resolve()
     manifest_path = build / "dataset" / MANIFEST_NAME
@@ -327,13 +321,13 @@ def rehearse(options: RehearsalOptions) -> dict:
         result = check_outputs(info, fresh, root, manifest, log_tail, validate_submission, read_test)
         timings = result.pop("_timings")
         kernel_report = result.pop("_kernel_report")
-        n_test = timings.get("n_test", result["submission_rows"])
+        n_test = timings.n_test or result["submission_rows"]
         cpu_factor, factor_source = resolve_cpu_factor(options, kernel_report)
         projection = project_kaggle_seconds(timings, kernel_report, manifest, n_test, cpu_factor,
                                             options.gpu_images_per_s, options.gpu_titles_per_s, options.overhead_s)
         projection["cpu_factor_source"] = factor_source
-        peak_rss = max([*timings.get("peak_rss_gb_after_stage", {}).values(), kernel_report["children_peak_rss_gb"]])
-        gpu_peaks = list(timings.get("peak_gpu_gb_after_stage", {}).values())
+        peak_rss = max([*timings.peak_rss_gb.values(), kernel_report["children_peak_rss_gb"]])
+        gpu_peaks = list(timings.peak_gpu_gb.values())
         peak_gpu = max(gpu_peaks) if gpu_peaks else None
         report = {
             "ok": True, "build_id": manifest["build_id"], "recipe": manifest["recipe"], "data_dir": str(data_dir),
@@ -347,7 +341,7 @@ def rehearse(options: RehearsalOptions) -> dict:
             "peak_gpu_gb": peak_gpu, "gpu_budget_gb": options.gpu_budget_gb,
             "within_gpu_budget": None if peak_gpu is None else peak_gpu <= options.gpu_budget_gb,
             "projection": projection, "calibration_s": kernel_report.get("calibration_s"),
-            "cpu_count": os.cpu_count(), "timings": timings,
+            "cpu_count": os.cpu_count(), "timings": timings.as_dict(),
         }
         if info["labels"] is not None:
             report["f1_vs_copied_groups"] = score_against_labels(info["working"] / "submission.csv", *info["labels"])
@@ -374,7 +368,7 @@ def check_outputs(info, fresh, root, manifest, log_tail, validate_submission, re
         if not path.is_file():
             raise RehearsalError(f"kernel.py did not write {path.name}")
     kernel_report = json.loads(report_path.read_text(encoding="utf-8"))
-    timings = json.loads(timings_path.read_text(encoding="utf-8"))
+    timings = read_timings(timings_path)
     installed_in = Path(kernel_report["prodmatch_file"]).resolve()
     if fresh["env_dir"].resolve() not in installed_in.parents and root.resolve() not in installed_in.parents:
         raise RehearsalError(f"the kernel imported prodmatch from {installed_in}, not from the wheel it installed "

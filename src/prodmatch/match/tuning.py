@@ -1,4 +1,8 @@
-"""Threshold search: a sweep per source, then coordinate ascent over the union's thresholds."""
+"""Threshold search: a sweep per source, then coordinate ascent over the union's thresholds.
+
+Each source is tuned over its own grid of thresholds (``source.scale.grid()``: cosine 0.10..0.99, phash
+whole Hamming distances); the caller passes the grids, so nothing here depends on what a source is called.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,8 @@ import numpy as np
 from prodmatch.match.evaluate import PolicyEvaluator
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.metrics import MatchScore
-from prodmatch.search.phash import distance_to_score
 
 NEVER = float("inf")  # a threshold that switches a source off in the union
-
-
-def default_grid(source: str) -> np.ndarray:
-    """Thresholds worth trying: Hamming 0..16 for phash, cosine 0.10..0.99 for everything else."""
-    if source.startswith("phash"):
-        return distance_to_score(np.arange(0, 17)).astype(np.float64)
-    return np.round(np.arange(0.10, 0.995, 0.01), 4)
 
 
 @dataclass
@@ -41,9 +37,8 @@ def best_point(points: list[SweepPoint]) -> SweepPoint:
     return max(points, key=lambda p: (round(p.score.f1, 9), p.threshold))
 
 
-def tune_source(evaluator: PolicyEvaluator, source: str, grid: np.ndarray | None = None, min2: bool = True):
+def tune_source(evaluator: PolicyEvaluator, source: str, grid: np.ndarray, min2: bool = True):
     """Best threshold of one source on its own, plus the whole curve (for the report)."""
-    grid = default_grid(source) if grid is None else grid
     base = MatchPolicy({source: float(grid[0])}, priority=evaluator.applier.priority, min2=min2)
     points = sweep(evaluator, base, source, grid)
     return best_point(points), points
@@ -71,16 +66,20 @@ def coarse_to_fine(score_of, grid: np.ndarray, stride: int = 5) -> tuple[float, 
 def tune_union(
     evaluator: PolicyEvaluator,
     start: MatchPolicy,
-    grids: dict[str, np.ndarray] | None = None,
+    grids: dict[str, np.ndarray],
     rounds: int = 3,
     tune_floor: bool = True,
 ) -> tuple[MatchPolicy, MatchScore]:
     """Coordinate ascent: re-tune one source's threshold at a time, the others fixed, until stable.
 
-    Each source may also be switched off (infinite threshold), so the union can drop a source that only
-    hurts. With ``tune_floor`` the min2 floor is searched too, on the first priority source's grid.
+    ``grids`` holds the thresholds to try for every source in ``start``. Each source may also be switched
+    off (infinite threshold), so the union can drop a source that only hurts. With ``tune_floor`` the min2
+    floor is searched too, on the first priority source's grid.
     """
-    grids = {s: (default_grid(s) if grids is None or s not in grids else grids[s]) for s in start.thresholds}
+    missing = sorted(set(start.thresholds) - set(grids))
+    if missing:
+        raise ValueError(f"no threshold grid for source(s) {missing}")
+    grids = {s: grids[s] for s in start.thresholds}
     policy = start
     best = evaluator.score(policy)
     for _ in range(rounds):
@@ -100,7 +99,7 @@ def tune_union(
             def with_floor(floor):
                 return evaluator.score(replace(policy, min2_floor=float(floor)))
 
-            floor, score = coarse_to_fine(with_floor, default_grid(policy.priority[0]))
+            floor, score = coarse_to_fine(with_floor, grids[policy.priority[0]])
             no_floor = with_floor(-np.inf)
             if no_floor.f1 >= score.f1 - 1e-9:
                 floor, score = -np.inf, no_floor

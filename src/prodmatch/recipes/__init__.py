@@ -10,10 +10,11 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from prodmatch.match.blending import BlendConfig
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
+from prodmatch.search.blending import BlendConfig
 from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource
 from prodmatch.search.tfidf import TfidfConfig
 
@@ -38,6 +39,25 @@ class Recipe:
     @property
     def needs_weights(self) -> bool:
         return bool(self.embeddings)
+
+    def source(self, name: str):
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"recipe '{self.name}' has no source {name!r}; it has {self.source_names}")
+
+    def scale_of(self, name: str):
+        """What source ``name``'s scores mean (:mod:`prodmatch.search.scales`)."""
+        return self.source(name).scale
+
+    def grids(self) -> dict[str, np.ndarray]:
+        """The thresholds tuning tries, per source."""
+        return {source.name: source.scale.grid() for source in self.sources}
+
+    @property
+    def drifting_sources(self) -> list[str]:
+        """Sources whose best threshold rises with the number of postings searched (size-aware thresholds)."""
+        return [source.name for source in self.sources if source.size_drift]
 
     def restrict_to(self, available: set[str] | list[str]) -> tuple["Recipe", list[str]]:
         """This recipe without the sources that need an optional embedding not in ``available``.

@@ -9,75 +9,20 @@ Pairs are directed, as the metric scores every row on its own: (a, b) is row a's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from prodmatch.cv import load_candidates
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
 from prodmatch.match.policy import MatchPolicy, union_mask
 from prodmatch.metrics import row_scores_from_counts
-from prodmatch.search.phash import PHASH_BITS, score_to_distance
+from prodmatch.search.phash import PHASH_BITS
 
 # F1-by-group-size bins: exact sizes up to 10, then ranges; the last bin is open-ended.
 DEFAULT_SIZE_EDGES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 21, 31, 51)
-
-
-def is_phash_source(source: str) -> bool:
-    return source.startswith("phash")
-
-
-# --------------------------------------------------------------------------------------------------------
-# the CV folder
-
-
-@dataclass
-class CVFolder:
-    """A CV folder written by :func:`prodmatch.cv.save_cv`, loaded."""
-
-    path: Path
-    info: dict  # cv.json
-    curves: dict[str, list[dict]]  # curves.json
-    table: CandidateTable
-    posting_ids: np.ndarray
-    labels: np.ndarray
-    folds: np.ndarray
-    policy: MatchPolicy
-    written: datetime  # cv.json's modification time
-
-    @property
-    def meta(self) -> dict:
-        return self.info.get("meta", {})
-
-    @property
-    def n_rows(self) -> int:
-        return len(self.posting_ids)
-
-
-def load_cv_folder(path: str | Path) -> CVFolder:
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"CV folder not found: {path}")
-    missing = [name for name in ("cv.json", "candidates.npz") if not (path / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{path} is not a CV folder (missing {', '.join(missing)}); "
-                                f"make one with: python -m prodmatch cv --data-dir DIR --out {path}")
-    info = json.loads((path / "cv.json").read_text(encoding="utf-8"))
-    curves_path = path / "curves.json"
-    curves = json.loads(curves_path.read_text(encoding="utf-8")) if curves_path.is_file() else {}
-    table, arrays = load_candidates(path / "candidates.npz")
-    policy = MatchPolicy.from_dict(info["policy"])
-    unknown = [s for s in policy.priority if s not in table.scores]
-    if unknown:
-        raise ValueError(f"{path}: policy sources {unknown} are not in candidates.npz ({table.sources})")
-    written = datetime.fromtimestamp((path / "cv.json").stat().st_mtime)
-    return CVFolder(path, info, curves, table, arrays["posting_id"].astype(object), arrays["label_group"],
-                    arrays["fold"], policy, written)
 
 
 def align_train(train: pd.DataFrame, posting_ids: np.ndarray, data_dir: str | Path = "") -> pd.DataFrame:
@@ -112,7 +57,12 @@ class Outcome:
     recall: np.ndarray
     n_pred: np.ndarray  # per row, itself included
     n_true: np.ndarray  # per row: its group size
+    scales: dict = field(default_factory=dict)  # source -> what its scores mean (prodmatch.search.scales)
     keys: np.ndarray = field(repr=False, default=None)  # row * n + col per pair (sorted, like the table)
+
+    def threshold_text(self, source: str, threshold: float) -> str:
+        """``≥ 0.520``, ``d ≤ 8`` or ``off``, as the source's scale shows it."""
+        return self.scales[source].threshold_text(threshold, html=True)
 
     @property
     def n_rows(self) -> int:
@@ -150,7 +100,8 @@ class Outcome:
                 "recall": float(self.recall.mean())}
 
 
-def compute_outcome(table: CandidateTable, labels: np.ndarray, policy: MatchPolicy) -> Outcome:
+def compute_outcome(table: CandidateTable, labels: np.ndarray, policy: MatchPolicy, scales: dict) -> Outcome:
+    """``scales``: each source's scale (``recipe.scale_of``), for showing its thresholds and scores."""
     labels = np.asarray(labels)
     if table.n_query != table.n_index or table.n_query != len(labels):
         raise ValueError("the report needs a square out-of-fold table over the labelled rows")
@@ -164,7 +115,8 @@ def compute_outcome(table: CandidateTable, labels: np.ndarray, policy: MatchPoli
     keys = table.rows.astype(np.int64) * table.n_index + table.cols.astype(np.int64)
     if len(keys) > 1 and not (np.diff(keys) > 0).all():
         raise ValueError("candidate table is not sorted by (row, col) with unique pairs")
-    return Outcome(table, labels, policy, matched, union, cleared, hit, f1, precision, recall, n_pred, n_true, keys)
+    return Outcome(table, labels, policy, matched, union, cleared, hit, f1, precision, recall, n_pred, n_true, scales,
+                   keys)
 
 
 def true_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -376,7 +328,7 @@ def confident_false_positives(outcome: Outcome, source: str, n_examples: int = 1
     others = [s for s in outcome.policy.priority if s != source]
     order = _rank(-score[chosen], *[-outcome.table.score(s)[chosen] for s in others], outcome.table.rows[chosen])
     chosen = chosen[order]
-    threshold = _format_threshold(source, outcome.policy.thresholds[source])
+    threshold = outcome.threshold_text(source, outcome.policy.thresholds[source])
     examples = _ranked_queries(outcome.table.rows[chosen], outcome.table.cols[chosen], chosen, outcome.labels, "fp",
                                n_examples, max_others)
     return Gallery(f"fp-{source}", f"Confident false positives of {source}",
@@ -406,7 +358,7 @@ def near_miss_false_negatives(outcome: Outcome, source: str, n_examples: int = 1
                                n_examples, max_others, one_per="group")
     return Gallery(f"fn-{source}", f"Near misses of {source}",
                    f"Same-group pairs that {source} proposed below its threshold "
-                   f"({_format_threshold(source, threshold)}), closest to it first; the pair was not matched.",
+                   f"({outcome.threshold_text(source, threshold)}), closest to it first; the pair was not matched.",
                    len(chosen), examples)
 
 
@@ -486,30 +438,6 @@ def build_galleries(outcome: Outcome, folds: np.ndarray, n_examples: int = 10, m
     galleries.append(never_proposed_false_negatives(outcome, folds, n_examples, max_others))
     galleries.append(lowest_f1_rows(outcome, n_examples, max_others))
     return galleries
-
-
-# --------------------------------------------------------------------------------------------------------
-# formatting helpers shared with the HTML
-
-
-def _format_threshold(source: str, threshold: float | None) -> str:
-    """"≥ 0.520", "d ≤ 8", "off"."""
-    if threshold is None or not np.isfinite(threshold):
-        return "off"
-    if is_phash_source(source):
-        return f"d ≤ {score_to_distance(threshold):.0f}"
-    return f"≥ {threshold:.3f}"
-
-
-format_threshold = _format_threshold
-
-
-def format_score(source: str, score: float) -> str:
-    if not np.isfinite(score):
-        return "not proposed"
-    if is_phash_source(source):
-        return f"d = {score_to_distance(score):.0f}"
-    return f"{score:.3f}"
 
 
 def phash_distance(a: str, b: str) -> int | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prodmatch.artifacts.cv_folder import read_cv_folder
 from prodmatch.data import DataDir
 from prodmatch.fileio import atomic_open
 from prodmatch.report.analysis import (
@@ -17,7 +18,6 @@ from prodmatch.report.analysis import (
     compute_outcome,
     error_counts,
     f1_by_group_size,
-    load_cv_folder,
     lonely_summary,
 )
 from prodmatch.report.browser import make_readable
@@ -41,7 +41,7 @@ class ReportResult:
 
 def build_context(cv_dir: str | Path, data_dir: str | Path | None = None, n_examples: int = DEFAULT_EXAMPLES,
                   max_others: int = DEFAULT_MAX_OTHERS, thumb_size: int = DEFAULT_THUMB_SIZE) -> ReportContext:
-    cv = load_cv_folder(cv_dir)
+    cv = read_cv_folder(cv_dir)
     warnings = []
     if data_dir is None:
         data_dir = cv.meta.get("data_dir")
@@ -53,7 +53,8 @@ def build_context(cv_dir: str | Path, data_dir: str | Path | None = None, n_exam
     if not np.array_equal(labels, cv.labels):
         warnings.append(f"label_group in {data.train_csv} differs from the CV folder's for "
                         f"{int((labels != cv.labels).sum()):,} rows; the report uses the CV folder's labels.")
-    outcome = compute_outcome(cv.table, cv.labels, cv.policy)
+    scales = {source: cv.recipe.scale_of(source) for source in cv.table.sources}
+    outcome = compute_outcome(cv.table, cv.labels, cv.policy, scales)
     saved = cv.info.get("score", {}).get("f1")
     if saved is not None and abs(outcome.score["f1"] - saved) > 1e-6:
         warnings.append(f"Re-applying the saved policy gives F1 {outcome.score['f1']:.6f}, cv.json says {saved:.6f}: "
@@ -64,7 +65,8 @@ def build_context(cv_dir: str | Path, data_dir: str | Path | None = None, n_exam
         if not points:
             continue
         alone = table_rows.get(source, {}).get("threshold")
-        curve_plots[source] = threshold_curve(source, points, alone if isinstance(alone, (int, float)) else None,
+        curve_plots[source] = threshold_curve(source, points, scales[source],
+                                              alone if isinstance(alone, (int, float)) else None,
                                               cv.policy.thresholds.get(source))
     by_size = f1_by_group_size(outcome)
     images = ImageCache(data.images_dir("train"), thumb_size)

@@ -12,9 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from prodmatch.report.analysis import is_phash_source
 from prodmatch.report.images import data_uri
-from prodmatch.search.phash import score_to_distance
 
 COLORS = {"f1": "#1f5fbf", "precision": "#2e9d5b", "recall": "#d9822b", "chosen": "#444444", "union": "#b03a7a"}
 _RC = {
@@ -46,9 +44,10 @@ def _svg_uri(figure) -> str:
     return data_uri(buffer.getvalue(), "image/svg+xml")
 
 
-def threshold_curve(source: str, points: list[dict], chosen: float | None = None,
+def threshold_curve(source: str, points: list[dict], scale, chosen: float | None = None,
                     in_policy: float | None = None) -> str:
-    """F1, precision and recall of ``source`` alone against its threshold (phash: Hamming distance).
+    """F1, precision and recall of ``source`` alone against its threshold, on its ``scale``'s axis (phash:
+    Hamming distance).
 
     ``chosen``: the source's best threshold alone (solid marker line); ``in_policy``: its threshold in the
     final union policy (dashed), when different and not off.
@@ -56,9 +55,9 @@ def threshold_curve(source: str, points: list[dict], chosen: float | None = None
     import matplotlib
 
     frame = pd.DataFrame(points).sort_values("threshold")
-    phash = is_phash_source(source)
-    x = frame["threshold"].map(score_to_distance).to_numpy() if phash else frame["threshold"].to_numpy()
-    to_x = (lambda t: score_to_distance(t)) if phash else (lambda t: t)
+    phash = scale.is_distance
+    x = frame["threshold"].map(scale.display).to_numpy()
+    to_x = scale.display
     with matplotlib.rc_context(_RC):
         figure = _figure(5.2, 3.1)
         ax = figure.add_subplot()
@@ -77,7 +76,7 @@ def threshold_curve(source: str, points: list[dict], chosen: float | None = None
                        label=f"in policy: {'d ≤ %.0f' % to_x(in_policy) if phash else '%.2f' % in_policy}")
         elif in_policy is not None and np.isfinite(in_policy):
             ax.plot([], [], color=COLORS["chosen"], lw=1, label="also in policy")
-        ax.set_xlabel("Hamming distance threshold (d ≤ x)" if phash else f"{source} score threshold (≥ x)")
+        ax.set_xlabel(scale.axis_label(source))
         ax.set_ylim(0, 1.02)
         ax.set_title(f"{source} alone", fontsize=10, loc="left")
         ax.legend(loc="lower left" if phash else "lower right", fontsize=8, ncol=2)

@@ -11,22 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prodmatch.artifacts.cv_folder import CVFolder
 from prodmatch.report.analysis import (
-    CVFolder,
     ErrorCounts,
     Example,
     Gallery,
     LonelySummary,
     Other,
     Outcome,
-    format_score,
-    format_threshold,
-    is_phash_source,
     pair_reasons,
     phash_distance,
 )
 from prodmatch.report.images import ImageCache
-from prodmatch.search.phash import score_to_distance
 
 TITLE_CHARS = 160
 
@@ -119,11 +115,12 @@ def _summary(ctx: ReportContext) -> str:
     floor = ""
     if policy.min2:
         primary = policy.priority[0]
-        floor = (f"min2 on (floor {esc(primary)} {esc(format_threshold(primary, policy.min2_floor))})"
+        floor = (f"min2 on (floor {esc(primary)} {esc(ctx.outcome.threshold_text(primary, policy.min2_floor))})"
                  if np.isfinite(policy.min2_floor) else "min2 on (no floor)")
     else:
         floor = "min2 off"
-    thresholds = " &middot; ".join(f"{esc(s)} {esc(format_threshold(s, t))}" for s, t in policy.thresholds.items())
+    thresholds = " &middot; ".join(f"{esc(s)} {esc(ctx.outcome.threshold_text(s, t))}"
+                                   for s, t in policy.thresholds.items())
     facts = [
         ("Recipe", esc(info.get("recipe", "?"))),
         ("Data dir", esc(meta.get("data_dir") or ctx.data_dir)),
@@ -148,10 +145,10 @@ def _summary(ctx: ReportContext) -> str:
 # ------------------------------------------------------------------------------------------- CV table
 
 
-def _threshold_cell(source: str, threshold) -> str:
+def _threshold_cell(outcome: Outcome, source: str, threshold) -> str:
     if threshold is None or (isinstance(threshold, float) and not np.isfinite(threshold)):
         return '<span class="off">off</span>'
-    return esc(format_threshold(source, float(threshold)))
+    return esc(outcome.threshold_text(source, float(threshold)))
 
 
 def _cv_table(ctx: ReportContext) -> str:
@@ -165,9 +162,9 @@ def _cv_table(ctx: ReportContext) -> str:
         cells = []
         for s in sources:
             if isinstance(threshold, dict):
-                cells.append(f"<td>{_threshold_cell(s, threshold.get(s))}</td>")
+                cells.append(f"<td>{_threshold_cell(ctx.outcome, s, threshold.get(s))}</td>")
             elif row["source"] == s:
-                cells.append(f"<td>{_threshold_cell(s, threshold)}</td>")
+                cells.append(f"<td>{_threshold_cell(ctx.outcome, s, threshold)}</td>")
             else:
                 cells.append('<td class="off">—</td>')
         cls = ' class="final"' if i == len(table_rows) - 1 else ""
@@ -343,15 +340,16 @@ def _other_card(ctx: ReportContext, query: int, other: Other) -> str:
         # as the policy compares: float32 scores against the threshold
         cleared = other.pair >= 0 and source in o.cleared and bool(o.cleared[source][other.pair])
         cls = "clear" if cleared else ("below" if np.isfinite(score) else "none")
-        hint = f"threshold {format_threshold(source, threshold)}"
+        scale = o.scales[source]
+        hint = f"threshold {o.threshold_text(source, threshold)}"
         chips.append(f'<span class="chip {cls}" title="{esc(hint)}">{esc(source)} '
-                     f'{esc(_score_text(source, score, threshold, cleared))}</span>')
+                     f'{esc(_score_text(scale, score, threshold, cleared))}</span>')
         if not np.isfinite(score) or not np.isfinite(threshold):
             continue
         if other.kind == "fn" and not cleared:
-            needs.append(f"{source} {_needed_to_match(source, score)}")
+            needs.append(f"{source} {_needed_to_match(scale, score)}")
         elif other.kind == "fp" and cleared:
-            needs.append(f"{source} {_needed_to_drop(source, score)}")
+            needs.append(f"{source} {_needed_to_drop(scale, score)}")
     if other.pair >= 0:
         reason = pair_reasons(o, np.array([other.pair]))[0]
     else:
@@ -360,14 +358,14 @@ def _other_card(ctx: ReportContext, query: int, other: Other) -> str:
         badge = '<span class="badge fp">wrong match</span>'
         why = f"by {reason}" if reason != "min2" else "added by min2"
         need_text = ("to drop it: " + " and ".join(needs)) if needs and reason != "min2" else (
-            f"min2: the query's best other candidate{_floor_text(o.policy)}" if reason == "min2" else "")
+            f"min2: the query's best other candidate{_floor_text(o)}" if reason == "min2" else "")
     else:
         badge = '<span class="badge fn">missed</span>'
         why = reason if reason == "never proposed" else ("below threshold" if reason == "none" else reason)
         need_text = ("would match at: " + " or ".join(needs)) if needs else ""
     record_q, record_o = ctx.train.iloc[query], ctx.train.iloc[other.row]
     extra = ""
-    phash_sources = [s for s in sources if is_phash_source(s)]
+    phash_sources = [s for s in sources if ctx.cv.recipe.source(s).kind == "phash"]
     phash_missing = other.pair < 0 or all(not np.isfinite(o.table.score(s)[other.pair]) for s in phash_sources)
     if phash_missing:
         distance = phash_distance(str(record_q["image_phash"]), str(record_o["image_phash"]))
@@ -380,12 +378,12 @@ def _other_card(ctx: ReportContext, query: int, other: Other) -> str:
             f"{need_html}{extra}</div>")
 
 
-def _score_text(source: str, score: float, threshold: float, cleared: bool) -> str:
+def _score_text(scale, score: float, threshold: float, cleared: bool) -> str:
     """The pair's score; more decimals when 3 would hide which side of the threshold it is on."""
     if not np.isfinite(score):
         return "—"
-    text = format_score(source, score)
-    if is_phash_source(source) or not np.isfinite(threshold):
+    text = scale.score_text(score)
+    if scale.is_distance or not np.isfinite(threshold):
         return text
     for decimals in (3, 4, 5, 6):
         shown = np.float32(round(score, decimals))
@@ -394,24 +392,25 @@ def _score_text(source: str, score: float, threshold: float, cleared: bool) -> s
     return text
 
 
-def _needed_to_match(source: str, score: float) -> str:
-    if is_phash_source(source):
-        return f"d ≤ {score_to_distance(score):.0f}"
+def _needed_to_match(scale, score: float) -> str:
+    if scale.is_distance:
+        return f"d ≤ {scale.distance(score):.0f}"
     return f"≥ {_floor3(score):.3f}"
 
 
-def _needed_to_drop(source: str, score: float) -> str:
-    if is_phash_source(source):
-        distance = round(score_to_distance(score))
+def _needed_to_drop(scale, score: float) -> str:
+    if scale.is_distance:
+        distance = round(scale.distance(score))
         return "cannot (identical hashes)" if distance <= 0 else f"d ≤ {distance - 1}"
     return "cannot (same words)" if score >= 0.9995 else f"> {score:.3f}"
 
 
-def _floor_text(policy) -> str:
+def _floor_text(outcome: Outcome) -> str:
+    policy = outcome.policy
     if not np.isfinite(policy.min2_floor):
         return ""
     primary = policy.priority[0]
-    return f" (floor {primary} {format_threshold(primary, policy.min2_floor)})"
+    return f" (floor {primary} {outcome.threshold_text(primary, policy.min2_floor)})"
 
 
 def _floor3(value: float) -> float:

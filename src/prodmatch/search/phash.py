@@ -23,12 +23,12 @@ def phash_to_bytes(phashes) -> np.ndarray:
         raise ValueError(f"phash at position {bad} is not 16 hex characters: {values[bad]!r}") from None
 
 
-def distance_to_score(distance) -> np.ndarray:
-    return (1.0 - np.asarray(distance, dtype=np.float32) / PHASH_BITS).astype(np.float32)
+def distance_to_score(distance, bits: int = PHASH_BITS) -> np.ndarray:
+    return (1.0 - np.asarray(distance, dtype=np.float32) / bits).astype(np.float32)
 
 
-def score_to_distance(score: float) -> float:
-    return (1.0 - score) * PHASH_BITS
+def score_to_distance(score: float, bits: int = PHASH_BITS) -> float:
+    return (1.0 - score) * bits
 
 
 def phash_neighbours(phashes, max_distance: int = 12, k: int = 50, block_rows: int | None = None) -> Neighbours:

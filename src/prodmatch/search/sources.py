@@ -1,29 +1,28 @@
 """Candidate sources: each turns the Features of one set of postings into all-pairs Neighbours among them.
 
-A recipe is a list of sources; swap behaviour by passing different source objects.
+A recipe is a list of sources; swap behaviour by passing different source objects. Every source has
+
+- ``name``: its column in the candidate table (any string: nothing branches on it);
+- ``kind``: ``tfidf``, ``phash`` or ``embedding`` -- what it compares;
+- ``scale``: what its scores mean (:mod:`prodmatch.search.scales`): the tuning grid and how thresholds print;
+- ``size_drift``: whether its best threshold rises with the number of postings searched;
+- ``search(features) -> Neighbours``.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
-from prodmatch.match.blending import BlendConfig, blend_vectors
-from prodmatch.search.dense import dense_neighbours
+from prodmatch.search.blending import BlendConfig, blend_vectors
+from prodmatch.search.dense import dense_neighbours, l2_normalize
 from prodmatch.search.features import Features
 from prodmatch.search.neighbours import Neighbours
 from prodmatch.search.phash import phash_neighbours
+from prodmatch.search.scales import COSINE, HammingScale
 from prodmatch.search.tfidf import TfidfConfig, sparse_topk, tfidf_matrix
-
-
-class CandidateSource(Protocol):
-    name: str
-    size_drift: bool  # whether its best threshold rises with the number of postings searched
-
-    def search(self, features: Features) -> Neighbours: ...
 
 
 @dataclass
@@ -36,6 +35,8 @@ class TfidfSource:
     blend: BlendConfig | None = BlendConfig()
     block_rows: int | None = None  # None: scaled to the number of postings (bounded memory)
     size_drift: bool = True
+    kind = "tfidf"
+    scale = COSINE
 
     def search(self, features: Features) -> Neighbours:
         matrix = tfidf_matrix(features.titles, self.configs, self.weights)
@@ -52,6 +53,11 @@ class PhashSource:
     max_distance: int = 16
     k: int = 50
     size_drift: bool = False  # unrelated images almost never come within a few bits, whatever the size
+    kind = "phash"
+
+    @property
+    def scale(self) -> HammingScale:
+        return HammingScale(max_distance=self.max_distance)
 
     def search(self, features: Features) -> Neighbours:
         return phash_neighbours(features.phashes, max_distance=self.max_distance, k=self.k)
@@ -69,13 +75,13 @@ class EmbeddingSource:
     blend: BlendConfig | None = None
     backend: str = "auto"
     size_drift: bool = True
+    kind = "embedding"
+    scale = COSINE
 
     def vectors(self, features: Features) -> np.ndarray:
         weights = self.weights or [1.0] * len(self.embeddings)
         parts = [features.embedding(name) * np.float32(w) for name, w in zip(self.embeddings, weights)]
-        stacked = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        norms = np.linalg.norm(stacked, axis=1, keepdims=True)
-        return (stacked / np.maximum(norms, 1e-12)).astype(np.float32)
+        return l2_normalize(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
 
     def search(self, features: Features) -> Neighbours:
         vectors = self.vectors(features)

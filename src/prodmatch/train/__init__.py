@@ -1,4 +1,4 @@
-"""Training: config (YAML + flags), the shared image/text loop, checkpoints, DDP helpers.
+"""Training: config (YAML + flags), fold inputs, the shared image/text loop, checkpoints, DDP helpers.
 
 Entry points: :func:`prodmatch.train.loop.train_fold` (Python), ``python train_fold.py`` /
 ``python -m prodmatch train`` (command line). torch is imported only when these are used.

@@ -1,8 +1,8 @@
 """Training configuration: one dataclass, YAML files as defaults, command-line flags on top.
 
-timm-style two-stage parsing (:func:`parse_train_args`): the first pass reads only ``--config``; the
-YAML file's values become the parser's defaults; the second pass parses every flag, so a flag always
-beats the file, which beats the dataclass default. Every field has a flag (``--image-size``,
+timm-style two-stage parsing (:func:`parse_train_args`, the only parser of training flags): the first pass
+reads only ``--config``; the YAML file's values become the parser's defaults; the second pass parses every
+flag, so a flag always beats the file, which beats the dataclass default. Every field has a flag (``--image-size``,
 ``--head-lr``, booleans as ``--amp/--no-amp``...). The resolved config is saved next to the weights.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from prodmatch.artifacts.weights import FoldFiles
 from prodmatch.fileio import atomic_open
 
 
@@ -134,8 +135,12 @@ class TrainConfig:
             raise ValueError(f"{source}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
         return cls(**data)
 
+    def fold_files(self) -> FoldFiles:
+        """Where this fold's outputs go (prodmatch.artifacts.weights)."""
+        return FoldFiles.of(self.out, self.run_name or default_run_name(None, self), self.fold)
+
     def fold_dir(self) -> Path:
-        return Path(self.out) / (self.run_name or default_run_name(None, self)) / f"fold{self.fold}"
+        return self.fold_files().path
 
 
 def default_run_name(config_path: str | Path | None, config: TrainConfig | None = None) -> str:
@@ -176,17 +181,20 @@ def _flag(name: str) -> str:
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--config``, run-control flags and one flag per :class:`TrainConfig` field (defaults: None = unset)."""
+    """``--config``, run-control flags and one flag per :class:`TrainConfig` field, defaulting to the field's
+    default (:func:`parse_train_args` replaces those with the YAML's values, so ``--help`` shows what applies)."""
     parser.add_argument("-c", "--config", help="YAML config; its values are defaults that flags override")
     parser.add_argument("--resume", action="store_true", help="continue from <fold dir>/last.ckpt")
     parser.add_argument("--overwrite", action="store_true", help="discard an existing run in the fold dir")
     group = parser.add_argument_group("config (override the YAML)")
     for f in fields(TrainConfig):
         meta = f.metadata
-        kwargs: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": None}
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kwargs: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": default}
         if f.type in (bool, "bool"):
-            kwargs["action"] = argparse.BooleanOptionalAction
+            kwargs["action"] = argparse.BooleanOptionalAction  # appends "(default: ...)" itself
         else:
+            kwargs["help"] += " (default: %(default)s)"
             kwargs["type"] = meta.get("type") or str
             if meta.get("choices"):
                 kwargs["choices"] = meta["choices"]
@@ -198,29 +206,34 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument(*names, **kwargs)
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """YAML (if ``args.config``) as defaults, then every flag that was given."""
-    data: dict[str, Any] = load_yaml(args.config) if getattr(args, "config", None) else {}
-    for f in fields(TrainConfig):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            data[f.name] = value
+def config_from_args(args: argparse.Namespace, config_path: str | None = None) -> TrainConfig:
+    """The config from parsed flags, whose defaults already hold the YAML's values (see :func:`parse_train_args`)."""
+    data: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                            if getattr(args, f.name, None) is not None}
     if not data.get("run_name"):
         probe = TrainConfig.from_dict({k: v for k, v in data.items() if k != "run_name"})
-        data["run_name"] = default_run_name(getattr(args, "config", None), probe)
-    return TrainConfig.from_dict(data, source=getattr(args, "config", None) or "flags")
+        data["run_name"] = default_run_name(config_path, probe)
+    return TrainConfig.from_dict(data, source=config_path or "flags")
+
+
+def build_train_parser(prog: str | None = None, description: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_config_arguments(parser)
+    return parser
 
 
 def parse_train_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None):
-    """Two-stage parse: ``--config`` first, then everything. Returns (args, resolved TrainConfig)."""
+    """The one way training flags are parsed (``train_fold.py`` and ``python -m prodmatch train``).
+
+    Two stages, timm style: the first reads only ``--config``; that YAML's values become the parser's
+    defaults (so ``--help`` shows them); the second parses every flag, so a flag beats the file, which beats
+    the dataclass default. Returns (args, the resolved :class:`TrainConfig`).
+    """
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("-c", "--config")
     known, _ = pre.parse_known_args(argv)
-    if parser is None:
-        parser = argparse.ArgumentParser(description="Train one fold of an image or text encoder.")
-        add_config_arguments(parser)
+    parser = parser or build_train_parser()
     if known.config:
-        # the file's values become the defaults shown by --help; flags given on the line still win
-        parser.set_defaults(**{k: v for k, v in load_yaml(known.config).items()})
+        parser.set_defaults(**load_yaml(known.config))
     args = parser.parse_args(argv)
-    return args, config_from_args(args)
+    return args, config_from_args(args, args.config)

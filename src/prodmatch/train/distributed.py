@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from prodmatch.device import resolve_device
+
 
 @dataclass
 class DistContext:
@@ -30,18 +32,6 @@ class DistContext:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
-    if preference == "cpu":
-        return torch.device("cpu")
-    if preference.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {preference!r} asked for but CUDA is not available")
-        return torch.device(preference if ":" in preference else f"cuda:{local_rank}")
-    if preference != "auto":
-        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {preference!r}")
-    return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
 
 
 def init_distributed(device: str = "auto") -> DistContext:

@@ -1,9 +1,7 @@
 import pandas as pd
 import pytest
 
-from prodmatch.cli import main
-from prodmatch.data import DataDir
-from prodmatch.submission import SubmissionError, validate_submission, write_submission
+from prodmatch.artifacts.submission import SubmissionError, validate_submission, write_submission
 
 
 @pytest.fixture
@@ -48,35 +46,3 @@ def test_invalid_submission_is_never_left_in_place(tmp_path, test_frame):
     assert list(tmp_path.iterdir()) == [target]  # no temp file left behind
     write_submission(target, ["t1", "t2", "t3"], [["t1", "t2"], ["t2", "t1"], ["t3"]], test_frame)
     assert target.read_text().splitlines() == ["posting_id,matches", "t1,t1 t2", "t2,t2 t1", "t3,t3"]
-
-
-def test_make_submission_tunes_then_matches(tiny_dir, tmp_path):
-    out = tmp_path / "submission.csv"
-    assert main(["submit", "--data-dir", str(tiny_dir), "--out", str(out)]) == 0
-    sub = pd.read_csv(out)
-    test = DataDir.of(tiny_dir).read_test()
-    assert sub["posting_id"].tolist() == test["posting_id"].tolist()
-    assert (tmp_path / "submission.thresholds.json").is_file()
-    # reusing the saved thresholds gives the same file without tuning
-    again = tmp_path / "again.csv"
-    assert main(["submit", "--data-dir", str(tiny_dir), "--out", str(again),
-                 "--thresholds", str(tmp_path / "submission.thresholds.json")]) == 0
-    assert again.read_text() == out.read_text()
-
-
-def test_make_submission_script_on_the_real_three_row_test(shopee_dir, tmp_path):
-    import subprocess
-    import sys
-
-    from pathlib import Path
-
-    REPO_ROOT = Path(__file__).resolve().parents[1]
-    out = tmp_path / "submission.csv"
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "make_submission.py"), "--data-dir", str(shopee_dir),
-                           "--recipe", "text-phash", "--out", str(out)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    sub = pd.read_csv(out)
-    real_test = DataDir.of(shopee_dir).read_test()
-    assert sub["posting_id"].tolist() == real_test["posting_id"].tolist()
-    assert all(pid in m.split() for pid, m in zip(sub["posting_id"], sub["matches"]))
-    assert "size-aware thresholds" in done.stdout and "validated" in done.stdout

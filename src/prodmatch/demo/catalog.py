@@ -27,7 +27,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Category:
     key: str
-    shape: str  # drawing routine in prodmatch.data.demo_images
+    shape: str  # drawing routine in prodmatch.demo.images
     names: tuple[str, ...]  # synonyms a seller may call it (Indonesian and English)
     unit: str | None  # size unit ("ml", "gr", "pcs", "mah", "w", "l") or None
     sizes: tuple[float, ...]  # size values a product line is sold in
@@ -200,7 +200,7 @@ class Product:
     colour: Colour | None
     variant: str | None
     axis: str | None  # the axis this product differs from its family siblings on (None: no siblings)
-    visual: dict  # ObjectSpec fields for prodmatch.data.demo_images
+    visual: dict  # ObjectSpec fields for prodmatch.demo.images
     n_postings: int = 0
     split: str = "train"
     label_group: int = 0

@@ -1,4 +1,4 @@
-"""Matching a test set with a tuned policy, and writing a submission.csv that is known to be valid.
+"""``submission.csv``: written, and known to be valid.
 
 The file is written to a temporary path, validated there, and only then renamed into place, so a
 ``submission.csv`` on disk is always complete and valid.
@@ -13,11 +13,7 @@ import pandas as pd
 
 from prodmatch.data.reading import read_csv_strings
 from prodmatch.fileio import atomic_path
-from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.policy import KAGGLE_MAX_MATCHES, MatchPolicy, PolicyApplier, match_lists
-from prodmatch.recipes import Recipe
-from prodmatch.search.features import Features
-from prodmatch.search.sources import search_all
+from prodmatch.match.policy import KAGGLE_MAX_MATCHES
 
 SUBMISSION_HEADER = ["posting_id", "matches"]
 
@@ -31,23 +27,6 @@ class SubmissionError(ValueError):
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {message}")
         self.row, self.column = row, column
-
-
-def candidate_table(features: Features, recipe: Recipe) -> tuple[CandidateTable, dict[str, float]]:
-    """Run every source of the recipe on one set of postings; returns the table and seconds per source."""
-    neighbours, timings = search_all(recipe.sources, features)
-    return CandidateTable.from_sources(neighbours), timings
-
-
-def predict_matches(features: Features, recipe: Recipe, policy: MatchPolicy) -> tuple[list[list[str]], dict]:
-    """Match lists (each posting first, then its matches best first) for every posting in ``features``."""
-    missing = set(policy.thresholds) - set(recipe.source_names)
-    if missing:
-        raise ValueError(f"thresholds for sources {sorted(missing)} that recipe '{recipe.name}' does not run")
-    table, timings = candidate_table(features, recipe)
-    applier = PolicyApplier(table, policy.priority)
-    mask = applier.mask(policy)
-    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), timings
 
 
 def write_submission(path: str | Path, posting_ids, matches: list[list[str]], test: pd.DataFrame | None = None) -> Path:

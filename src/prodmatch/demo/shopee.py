@@ -1,8 +1,8 @@
 """Synthetic demo dataset in the exact Kaggle layout of "Shopee - Price Match Guarantee".
 
 :func:`generate_demo` writes ``train.csv``, ``test.csv``, ``sample_submission.csv``, ``train_images/`` and
-``test_images/`` for made-up products (see :mod:`prodmatch.data.demo_catalog` for the products and titles,
-:mod:`prodmatch.data.demo_images` for the drawings). What it contains:
+``test_images/`` for made-up products (see :mod:`prodmatch.demo.catalog` for the products and titles,
+:mod:`prodmatch.demo.images` for the drawings). What it contains:
 
 - **label groups** of 2..12 postings, skewed like the real data (about half of them pairs);
 - **hard negatives**: product families whose members -- separate label_groups -- differ only in size,
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.data.demo_catalog import Product, build_catalog, make_title
+from prodmatch.demo.catalog import Product, build_catalog, make_title
 from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_of_group
 from prodmatch.fileio import atomic_dir, write_csv
 
@@ -256,7 +256,7 @@ def _render_images(products: list[Product], postings: list[_Posting], seed: int,
                    root: Path) -> int:
     from PIL import Image
 
-    from prodmatch.data.demo_images import near_duplicate, render_object, render_photo
+    from prodmatch.demo.images import near_duplicate, render_object, render_photo
 
     cutouts: dict[int, Image.Image] = {}
     data: dict[int, bytes] = {}

@@ -1,4 +1,4 @@
-"""Datasets and batching for training and inference.
+"""What encoders read: datasets and batching, shared by training and inference.
 
 Every batch is a dict: ``inputs`` (image tensor, or a dict of text tensors), ``labels`` (class ids, -1 when
 unlabelled) and ``index`` (row positions in the frame the dataset was built from).

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from prodmatch.search.dense import l2_normalize
 from prodmatch.search.neighbours import Neighbours
 
 
@@ -47,5 +48,4 @@ def blend_vectors(vectors, neighbours: Neighbours, config: BlendConfig):
     weights = blend_weights(neighbours, config)
     if sp.issparse(vectors):
         return normalize(weights @ vectors, norm="l2").astype(np.float32)
-    mixed = np.asarray(weights @ vectors, dtype=np.float32)
-    return (mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return l2_normalize(weights @ vectors)

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from prodmatch.models.transforms import eval_transform, train_transform
-from prodmatch.train.data import GREY, ImageReadWarning, ImageRows, TextCollate, length_batches, read_image
+from prodmatch.models.inputs import GREY, ImageReadWarning, ImageRows, TextCollate, length_batches, read_image
 
 
 def test_missing_and_broken_images_become_grey_with_a_warning_naming_the_file(tmp_path):
@@ -60,7 +60,7 @@ def test_length_batches_cover_everything_once():
 def test_length_grouped_batches_use_each_sampled_index_once():
     from torch.utils.data import DistributedSampler
 
-    from prodmatch.train.data import LengthGroupedBatchSampler
+    from prodmatch.models.inputs import LengthGroupedBatchSampler
 
     lengths = np.random.default_rng(0).integers(1, 40, 103)
     base = DistributedSampler(range(103), num_replicas=1, rank=0, shuffle=True, seed=3)

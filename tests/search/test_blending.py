@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from prodmatch.match.blending import BlendConfig, blend_vectors, blend_weights
+from prodmatch.search.blending import BlendConfig, blend_vectors, blend_weights
 from prodmatch.search.dense import dense_neighbours, l2_normalize
 
 

@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from prodmatch.cv import load_candidates, read_thresholds, run_cv, save_cv
+from prodmatch.artifacts.cv_folder import read_candidates
+from prodmatch.artifacts.thresholds import read_thresholds
+from prodmatch.cv import run_cv, save_cv
 from prodmatch.data import DataDir, assign_folds
 from prodmatch.recipes import load_recipe
 
@@ -22,11 +24,12 @@ def test_cv_on_tiny_data_searches_within_folds_and_saves_everything(tiny_dir, tm
     out = save_cv(result, tmp_path / "cv")
     summary = json.loads((out / "cv.json").read_text())
     assert summary["score"]["f1"] == pytest.approx(union["union+min2"])
-    policy, recipe = read_thresholds(out / "thresholds.json")
-    assert policy.thresholds == result.policy.thresholds and recipe.name == "text-phash"
-    table, arrays = load_candidates(out / "candidates.npz")
-    assert len(table) == len(result.table) and (arrays["posting_id"] == train["posting_id"].to_numpy()).all()
-    assert set(table.scores) == {"tfidf", "phash"}
+    thresholds = read_thresholds(out / "thresholds.json")
+    assert thresholds.policy.thresholds == result.policy.thresholds and thresholds.recipe.name == "text-phash"
+    candidates = read_candidates(out / "candidates.npz")
+    assert len(candidates.table) == len(result.table)
+    assert (candidates.posting_ids == train["posting_id"].to_numpy()).all()
+    assert set(candidates.table.scores) == {"tfidf", "phash"}
     curves = json.loads((out / "curves.json").read_text())
     assert set(curves) == {"tfidf", "phash"} and len(curves["tfidf"]) > 10
     oof = (out / "oof_predictions.csv").read_text().splitlines()

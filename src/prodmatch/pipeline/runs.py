@@ -1,8 +1,8 @@
-"""Finding trained runs under weights/ and getting the embeddings a recipe needs from them.
+"""Which trained run fills each embedding a recipe declares, and the embeddings they give.
 
-A run is ``weights/<run_name>/fold<k>/`` as written by train_fold.py; its config.yaml says whether it is an
-image or a text model. A recipe's ``embeddings`` section maps an embedding name to a selector
-(``{model: image}``, or ``{run: weights/image-demo}``).
+A recipe's ``embeddings`` section maps an embedding name to a selector: ``{model: image}`` (the one run
+under --weights whose model type is image) or ``{run: PATH}`` (a run folder; a bare name is looked up
+under --weights). Optional embeddings without a run drop the sources that need them.
 """
 
 from __future__ import annotations
@@ -11,38 +11,31 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from prodmatch.artifacts.oof import oof_posting_ids, read_oof_embeddings
+from prodmatch.artifacts.weights import find_runs, run_model_type
+from prodmatch.recipes import Recipe
 
 
-def find_runs(weights_dir: str | Path) -> dict[str, Path]:
-    """run name -> run dir, for every folder holding at least one fold<k>/model.pt."""
-    root = Path(weights_dir)
-    if not root.is_dir():
-        return {}
-    runs = {}
-    for model_file in sorted(root.glob("*/fold*/model.pt")):
-        runs.setdefault(model_file.parent.parent.name, model_file.parent.parent)
-    return runs
+def _selected_run(name: str, selector: dict, weights_dir: Path) -> Path:
+    run_dir = Path(selector["run"])
+    if not run_dir.is_dir() and (weights_dir / run_dir.name).is_dir():
+        run_dir = weights_dir / run_dir.name
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"recipe embedding {name!r}: run folder {selector['run']} not found "
+                                f"(nor under {weights_dir})")
+    return run_dir
 
 
-def run_model_type(run_dir: Path) -> str | None:
-    for config_path in sorted(run_dir.glob("fold*/config.yaml")):
-        with open(config_path, encoding="utf-8") as handle:
-            return (yaml.safe_load(handle) or {}).get("model")
-    return None
-
-
-def resolve_runs(recipe, weights_dir: str | Path) -> dict[str, Path]:
+def resolve_runs(recipe: Recipe, weights_dir: str | Path) -> dict[str, Path]:
     """embedding name -> run dir, for every embedding the recipe declares (optional ones may be absent)."""
+    weights_dir = Path(weights_dir)
     runs = find_runs(weights_dir)
     resolved = {}
     for name, selector in recipe.embeddings.items():
         selector = selector or {}
         if "run" in selector:
-            run_dir = Path(selector["run"])
-            if not run_dir.is_dir():
-                raise FileNotFoundError(f"recipe embedding {name!r}: run folder {run_dir} not found")
-            resolved[name] = run_dir
+            resolved[name] = _selected_run(name, selector, weights_dir)
             continue
         wanted = selector.get("model", name)
         matching = [d for d in runs.values() if run_model_type(d) == wanted]
@@ -63,7 +56,7 @@ def resolve_runs(recipe, weights_dir: str | Path) -> dict[str, Path]:
     return resolved
 
 
-def recipe_for_weights(recipe, weights_dir: str | Path):
+def recipe_for_weights(recipe: Recipe, weights_dir: str | Path):
     """The recipe restricted to the embeddings that trained runs provide, its runs, and notes on what was dropped."""
     if not recipe.needs_weights:
         return recipe, {}, []
@@ -74,7 +67,7 @@ def recipe_for_weights(recipe, weights_dir: str | Path):
     return restricted, {k: v for k, v in runs.items() if k in restricted.embeddings}, notes
 
 
-def check_policy_runs(policy, recipe, weights_dir: str | Path, thresholds_path: str | Path) -> None:
+def check_policy_runs(policy, recipe: Recipe, weights_dir: str | Path, thresholds_path: str | Path) -> None:
     """Every source the thresholds were tuned with must run: a missing run is an error, not a silent drop."""
     missing = sorted(set(policy.thresholds) - set(recipe.source_names))
     if missing:
@@ -90,8 +83,6 @@ def oof_embeddings_for(runs: dict[str, Path], train: pd.DataFrame):
 
     Rows of folds that some run has not trained yet are outside the mask; CV scores the covered rows only.
     """
-    from prodmatch.embed import oof_posting_ids, read_oof_embeddings
-
     posting_ids = train["posting_id"].to_numpy()
     covered = np.ones(len(train), dtype=bool)
     for run_dir in runs.values():

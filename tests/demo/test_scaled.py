@@ -1,6 +1,6 @@
 import numpy as np
 
-from prodmatch.data.scaling import perturb_phash, scaled_postings
+from prodmatch.demo.scaled import perturb_phash, scaled_postings
 
 
 def test_scaled_postings_keep_groups_and_make_unique_ids(tiny_dir):

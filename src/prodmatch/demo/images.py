@@ -181,6 +181,17 @@ def _blank_canvas() -> tuple[int, Image.Image, ImageDraw.ImageDraw]:
     return CANVAS, img, ImageDraw.Draw(img)
 
 
+def _centred_box(width: float, height: float):
+    """Top-left corner of a width x height box centred on the canvas, and a function that maps points given
+    as fractions of the box to canvas coordinates."""
+    x0, y0 = (CANVAS - width) / 2, (CANVAS - height) / 2
+
+    def in_box(points):
+        return [(x0 + px * width, y0 + py * height) for px, py in points]
+
+    return x0, y0, in_box
+
+
 def _bottle(spec: dict) -> Image.Image:
     C, img, d = _blank_canvas()
     cx = C / 2
@@ -343,27 +354,24 @@ def _bag(spec: dict) -> Image.Image:
 def _shoe(spec: dict) -> Image.Image:
     C, img, d = _blank_canvas()
     w, h = 0.9 * C * spec["width"], 0.46 * C * spec["height"]
-    x0, y0 = (C - w) / 2, (C - h) / 2
-
-    def P(pts):
-        return [(x0 + px * w, y0 + py * h) for px, py in pts]
+    x0, y0, in_box = _centred_box(w, h)
 
     sandal = spec["style"] == 2
     sole = (240, 240, 235) if spec["style"] != 1 else spec["accent"]
     d.rounded_rectangle((x0 + 0.02 * w, y0 + 0.74 * h, x0 + 0.99 * w, y0 + 0.93 * h), radius=0.08 * h, fill=sole)
-    d.line(P([(0.04, 0.84), (0.97, 0.84)]), fill=_shade(sole, 0.8), width=3)
+    d.line(in_box([(0.04, 0.84), (0.97, 0.84)]), fill=_shade(sole, 0.8), width=3)
     if sandal:
-        d.polygon(P([(0.1, 0.75), (0.3, 0.3), (0.6, 0.3), (0.75, 0.75)]), fill=spec["body"])
-        d.rectangle(P([(0.3, 0.42), (0.6, 0.52)]), fill=spec["accent"])
+        d.polygon(in_box([(0.1, 0.75), (0.3, 0.3), (0.6, 0.3), (0.75, 0.75)]), fill=spec["body"])
+        d.rectangle(in_box([(0.3, 0.42), (0.6, 0.52)]), fill=spec["accent"])
     else:
-        d.polygon(P([(0.04, 0.76), (0.05, 0.3), (0.16, 0.2), (0.28, 0.28), (0.45, 0.36), (0.62, 0.42), (0.8, 0.5),
+        d.polygon(in_box([(0.04, 0.76), (0.05, 0.3), (0.16, 0.2), (0.28, 0.28), (0.45, 0.36), (0.62, 0.42), (0.8, 0.5),
                      (0.95, 0.6), (0.98, 0.76)]), fill=spec["body"])
-        d.polygon(P([(0.78, 0.5), (0.95, 0.6), (0.98, 0.76), (0.8, 0.76)]), fill=_shade(spec["body"], 0.8))
-        d.polygon(P([(0.2, 0.62), (0.5, 0.48), (0.78, 0.62), (0.5, 0.58)]), fill=spec["logo_colour"])
+        d.polygon(in_box([(0.78, 0.5), (0.95, 0.6), (0.98, 0.76), (0.8, 0.76)]), fill=_shade(spec["body"], 0.8))
+        d.polygon(in_box([(0.2, 0.62), (0.5, 0.48), (0.78, 0.62), (0.5, 0.58)]), fill=spec["logo_colour"])
         for i in range(5):
             t = 0.3 + i * 0.07
-            d.line(P([(t, 0.3 + i * 0.02), (t + 0.07, 0.45 + i * 0.02)]), fill=(245, 245, 245), width=4)
-        d.rectangle(P([(0.04, 0.32), (0.12, 0.7)]), fill=spec["pattern_colour"])
+            d.line(in_box([(t, 0.3 + i * 0.02), (t + 0.07, 0.45 + i * 0.02)]), fill=(245, 245, 245), width=4)
+        d.rectangle(in_box([(0.04, 0.32), (0.12, 0.7)]), fill=spec["pattern_colour"])
     _text_centered(d, (x0 + 0.22 * w, y0 + 0.67 * h), spec["brand_text"][:6], int(0.06 * h + 8), spec["ink"])
     return img
 
@@ -371,17 +379,14 @@ def _shoe(spec: dict) -> Image.Image:
 def _tshirt(spec: dict) -> Image.Image:
     C, img, d = _blank_canvas()
     w, h = 0.86 * C * spec["width"], 0.84 * C * spec["height"]
-    x0, y0 = (C - w) / 2, (C - h) / 2
-
-    def P(pts):
-        return [(x0 + px * w, y0 + py * h) for px, py in pts]
+    x0, y0, in_box = _centred_box(w, h)
 
     outline = [(0.32, 0.04), (0.42, 0.08), (0.58, 0.08), (0.68, 0.04), (0.96, 0.2), (0.86, 0.4), (0.75, 0.34),
                (0.75, 0.97), (0.25, 0.97), (0.25, 0.34), (0.14, 0.4), (0.04, 0.2)]
-    d.polygon(P(outline), fill=spec["body"])
+    d.polygon(in_box(outline), fill=spec["body"])
     if spec["style"] == 1:  # horizontal stripes
         mask = Image.new("L", (C, C), 0)
-        ImageDraw.Draw(mask).polygon(P(outline), fill=255)
+        ImageDraw.Draw(mask).polygon(in_box(outline), fill=255)
         stripes = Image.new("RGBA", (C, C), (0, 0, 0, 0))
         sd = ImageDraw.Draw(stripes)
         for y in np.arange(y0 + 0.2 * h, y0 + h, 0.1 * h):
@@ -389,7 +394,7 @@ def _tshirt(spec: dict) -> Image.Image:
         stripes.putalpha(Image.fromarray(np.minimum(np.asarray(stripes.getchannel("A")), np.asarray(mask))))
         img.alpha_composite(stripes)
         d = ImageDraw.Draw(img)
-    d.chord(P([(0.4, -0.04), (0.6, 0.16)])[0] + P([(0.4, -0.04), (0.6, 0.16)])[1], 0, 180,
+    d.chord(in_box([(0.4, -0.04), (0.6, 0.16)])[0] + in_box([(0.4, -0.04), (0.6, 0.16)])[1], 0, 180,
             fill=_shade(spec["body"], 0.7))
     # chest print
     cx, cy = x0 + 0.5 * w, y0 + 0.38 * h

@@ -1,0 +1,133 @@
+"""The layout of trained runs: ``<weights>/<run>/fold<k>/`` and the files a fold folder holds.
+
+``train_fold.py`` writes one fold folder per trained fold; inference, CV and the kernel build find runs and
+folds here. A run's model type (image or text) is the ``model`` key of its folds' ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+MODEL_FILE = "model.pt"  # the encoder (format: prodmatch.models.build)
+CONFIG_FILE = "config.yaml"  # the resolved training config
+METRICS_FILE = "metrics.json"
+OOF_FILE = "oof_embeddings.npz"  # format: prodmatch.artifacts.oof
+CHECKPOINT_FILE = "last.ckpt"  # resumable training state (format: prodmatch.train.checkpoint)
+TRAINING_OUTPUTS = (MODEL_FILE, OOF_FILE, METRICS_FILE, CONFIG_FILE, CHECKPOINT_FILE)
+INFERENCE_FILES = (MODEL_FILE, CONFIG_FILE)  # all inference needs from a fold: no checkpoint, OOF or logs
+_FOLD_DIR = re.compile(r"^fold(\d+)$")
+
+
+@dataclass(frozen=True)
+class FoldFiles:
+    """The files of one fold folder."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, weights_dir: str | Path, run_name: str, fold: int) -> "FoldFiles":
+        return cls(Path(weights_dir) / run_name / f"fold{fold}")
+
+    @property
+    def fold(self) -> int | None:
+        """k of ``fold<k>``; None for a folder named otherwise."""
+        match = _FOLD_DIR.match(self.path.name)
+        return int(match.group(1)) if match else None
+
+    @property
+    def name(self) -> str:
+        """The folder name a copy of this fold gets (``fold0`` for a folder named otherwise)."""
+        return self.path.name if self.fold is not None else "fold0"
+
+    @property
+    def model(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def oof(self) -> Path:
+        return self.path / OOF_FILE
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / CHECKPOINT_FILE
+
+    def existing_outputs(self) -> list[str]:
+        return [name for name in TRAINING_OUTPUTS if (self.path / name).exists()]
+
+    def read_config(self) -> dict:
+        if not self.config.is_file():
+            return {}
+        with open(self.config, encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+
+
+def fold_folders(run_dir: str | Path, needs: str = MODEL_FILE) -> list[FoldFiles]:
+    """The ``fold<k>/`` folders of a run that hold ``needs``, sorted by k; a fold folder given as the run is
+    its own only fold."""
+    run_dir = Path(run_dir)
+    if (run_dir / needs).is_file():
+        return [FoldFiles(run_dir)]
+    if not run_dir.is_dir():
+        return []
+    found = [FoldFiles(child) for child in run_dir.iterdir() if _FOLD_DIR.match(child.name) and (child / needs).is_file()]
+    return sorted(found, key=lambda f: f.fold)
+
+
+def fold_dirs(run_dir: str | Path) -> list[Path]:
+    """Fold folders of a run holding a model.pt (sorted by k); raises when there is none."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found: {run_dir}")
+    folds = fold_folders(run_dir)
+    if not folds:
+        raise FileNotFoundError(f"no fold<k>/{MODEL_FILE} under {run_dir}")
+    return [f.path for f in folds]
+
+
+def run_name_of(run_dir: str | Path) -> str:
+    """The run's name: its folder's, or its parent's when a fold folder is given."""
+    run_dir = Path(run_dir)
+    return run_dir.parent.name if _FOLD_DIR.match(run_dir.name) else run_dir.name
+
+
+def find_runs(weights_dir: str | Path) -> dict[str, Path]:
+    """run name -> run dir, for every folder of ``weights_dir`` holding at least one fold<k>/model.pt."""
+    root = Path(weights_dir)
+    if not root.is_dir():
+        return {}
+    runs = {}
+    for model_file in sorted(root.glob(f"*/fold*/{MODEL_FILE}")):
+        if _FOLD_DIR.match(model_file.parent.name):
+            runs.setdefault(model_file.parent.parent.name, model_file.parent.parent)
+    return runs
+
+
+def run_model_type(run_dir: str | Path) -> str | None:
+    """``image`` or ``text`` from the config.yaml of a run's first fold (or of a fold folder); None if unknown."""
+    run_dir = Path(run_dir)
+    for folder in [FoldFiles(run_dir)] + fold_folders(run_dir, needs=CONFIG_FILE):
+        model = folder.read_config().get("model")
+        if model is not None:
+            return model
+    return None
+
+
+def expected_folds(run_dir: str | Path) -> list[int] | None:
+    """Folds 0..n_folds-1 of a run trained on hashed folds (from a fold's config.yaml); None when unknown."""
+    for folder in fold_folders(run_dir, needs=CONFIG_FILE):
+        config = folder.read_config()
+        if config.get("folds_file") is None and isinstance(config.get("n_folds"), int):
+            return list(range(config["n_folds"]))
+    return None

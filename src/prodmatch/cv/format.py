@@ -1,0 +1,52 @@
+"""The CV table, size curve and policies as plain text. Thresholds print as their source's scale says
+(cosine ``0.450``, phash ``d<=8``, ``off``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from prodmatch.match.policy import MatchPolicy
+from prodmatch.match.size_aware import SizeCurve
+from prodmatch.recipes import Recipe
+
+
+def format_thresholds(thresholds: dict[str, float], recipe: Recipe) -> str:
+    """``tfidf=0.520 phash=d<=8``."""
+    return " ".join(f"{name}={recipe.scale_of(name).threshold_text(value)}" for name, value in thresholds.items())
+
+
+def format_floor(policy: MatchPolicy, recipe: Recipe) -> str:
+    """The min2 floor on the first priority source's scale; ``none`` when min2 takes any best candidate."""
+    if not np.isfinite(policy.min2_floor):
+        return "none"
+    return recipe.scale_of(policy.priority[0]).threshold_text(policy.min2_floor)
+
+
+def format_policy(policy: MatchPolicy, recipe: Recipe) -> str:
+    """``tfidf=0.520 phash=d<=8, min2 floor 0.220`` (or ``, min2 off``)."""
+    min2 = f"min2 floor {format_floor(policy, recipe)}" if policy.min2 else "min2 off"
+    return f"{format_thresholds(policy.thresholds, recipe)}, {min2}"
+
+
+def format_table(rows: list[dict], recipe: Recipe) -> str:
+    """The CV table: one row per source alone, then the union and the union with min2."""
+    frame = pd.DataFrame(rows)
+    frame["threshold"] = [format_thresholds(t, recipe) if isinstance(t, dict) else recipe.scale_of(s).threshold_text(t)
+                          for t, s in zip(frame["threshold"], frame["source"])]
+    for column in ("f1", "precision", "recall"):
+        frame[column] = frame[column].map(lambda v: f"{v:.4f}")
+    return frame.to_string(index=False)
+
+
+def format_size_curve(curve: SizeCurve, recipe: Recipe, test_sizes: tuple[int, ...] = (70_000,)) -> str:
+    lines = ["size-aware thresholds (tuned on pools of growing size; slope per doubling "
+             + ", ".join(f"{k} +{v:.3f}" for k, v in curve.slopes().items()) + "):"]
+    for size, policy in zip(curve.sizes, curve.policies):
+        lines.append(f"  pool {size:>8.0f}: {format_thresholds(policy.thresholds, recipe)}  "
+                     f"min2 floor {format_floor(policy, recipe)}")
+    for n in test_sizes:
+        policy = curve.policy_for(n)
+        lines.append(f"  test {n:>8d}: {format_thresholds(policy.thresholds, recipe)}  "
+                     f"min2 floor {format_floor(policy, recipe)}")
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""Tuning on pools of growing size, for thresholds that follow the test size (prodmatch.match.size_aware)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prodmatch.cv.oof import oof_candidates
+from prodmatch.cv.tune import tune_policy
+from prodmatch.data.folds import fold_of_group
+from prodmatch.match.size_aware import SizeCurve
+from prodmatch.recipes import Recipe
+from prodmatch.search.features import Features
+
+SIZE_LEVELS = (8, 4, 2, 1)  # the train rows split into this many pools: pool sizes n/8 .. n
+MIN_POOL_SIZE = 500  # smaller pools say little about how thresholds drift
+
+
+def pool_ids(labels: np.ndarray, n_pools: int, salt: str = "size") -> np.ndarray:
+    """Group-wise split into ``n_pools`` pools (a whole label_group always shares a pool)."""
+    if n_pools == 1:
+        return np.zeros(len(labels), dtype=np.int64)
+    unique, inverse = np.unique(labels, return_inverse=True)
+    return np.array([fold_of_group(g, n_pools, salt) for g in unique], dtype=np.int64)[inverse]
+
+
+def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe, levels: tuple[int, ...] = SIZE_LEVELS,
+                    min_pool_size: int = MIN_POOL_SIZE) -> tuple[SizeCurve | None, list[dict]]:
+    """Tune the policy on pools of decreasing count (growing size); see prodmatch.match.size_aware.
+
+    Levels whose pools would hold fewer than ``min_pool_size`` rows are skipped; with fewer than two levels
+    left there is no curve (None): the data is too small to see a drift, and thresholds stay as tuned.
+    """
+    levels = [m for m in levels if len(labels) / m >= min_pool_size]
+    if len(levels) < 2:
+        return None, []
+    sizes, policies, alone, rows = [], [], [], []
+    for n_pools in sorted(levels, reverse=True):
+        pools = pool_ids(labels, n_pools)
+        table, _ = oof_candidates(features, pools, recipe)
+        tuned = tune_policy(table, labels, recipe, report_sources=False)
+        sizes.append(len(labels) / n_pools)
+        policies.append(tuned.policy)
+        alone.append(tuned.alone)
+        rows.append({"pools": n_pools, "pool_size": round(len(labels) / n_pools), **tuned.rows[-1]})
+    return SizeCurve(sizes, policies, recipe.drifting_sources, alone), rows

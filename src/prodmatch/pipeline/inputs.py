@@ -1,0 +1,65 @@
+"""What a CV or tuning run reads from disk: train.csv, its folds, and the out-of-fold embeddings of trained runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prodmatch.data import DataDir, assign_folds, read_folds
+from prodmatch.data.folds import DEFAULT_N_FOLDS, default_folds_path
+from prodmatch.pipeline.runs import oof_embeddings_for, recipe_for_weights
+from prodmatch.recipes import Recipe
+
+
+@dataclass
+class CVInputs:
+    """What a CV run needs, gathered from a data folder and a weights folder."""
+
+    train: pd.DataFrame  # the train rows the CV scores (rows of untrained folds left out)
+    folds: np.ndarray
+    folds_source: str
+    recipe: Recipe  # restricted to the embeddings trained runs provide
+    runs: dict[str, Path]  # embedding name -> run dir
+    embeddings: dict[str, np.ndarray] | None
+    notes: list[str]
+
+    def only_folds(self, folds: list[int]) -> "CVInputs":
+        keep = np.isin(self.folds, folds)
+        if not keep.any():
+            raise ValueError(f"no train rows in folds {folds} (folds present: {sorted(set(self.folds.tolist()))})")
+        embeddings = None if self.embeddings is None else {k: v[keep] for k, v in self.embeddings.items()}
+        return replace(self, train=self.train[keep].reset_index(drop=True), folds=self.folds[keep],
+                       embeddings=embeddings, notes=[*self.notes, f"CV restricted to folds {sorted(folds)}"])
+
+
+def load_fold_ids(train: pd.DataFrame, data_dir: str | Path, folds_path: str | Path | None = None,
+                  n_folds: int = DEFAULT_N_FOLDS) -> tuple[np.ndarray, str]:
+    """Folds from a file when given (or present as folds/<data>_<k>fold.csv), else the hash assignment."""
+    path = Path(folds_path) if folds_path else default_folds_path(data_dir, n_folds)
+    if folds_path or path.is_file():
+        return read_folds(path, train), str(path)
+    return assign_folds(train, n_folds)["fold"].to_numpy(), f"hash of label_group ({n_folds} folds)"
+
+
+def prepare_cv(data_dir: str | Path, recipe: Recipe, weights_dir: str | Path | None = "weights",
+               folds_path: str | Path | None = None, n_folds: int = DEFAULT_N_FOLDS) -> CVInputs:
+    """Read train.csv, its folds and the out-of-fold embeddings the recipe needs.
+
+    With learned embeddings, only the rows of folds that every needed run has trained are kept (e.g. after
+    training fold 0 alone, CV scores fold 0), and optional embeddings without a run drop their sources.
+    """
+    train = DataDir.of(data_dir).read_train()
+    folds, folds_source = load_fold_ids(train, data_dir, folds_path, n_folds)
+    recipe, runs, notes = recipe_for_weights(recipe, weights_dir or "weights")
+    embeddings = None
+    if runs:
+        embeddings, covered = oof_embeddings_for(runs, train)
+        if not covered.all():
+            kept = sorted(set(folds[covered].tolist()))
+            notes.append(f"CV on folds {kept} only ({int(covered.sum())} of {len(train)} rows): the other folds "
+                         "have no trained model yet")
+            train, folds = train[covered].reset_index(drop=True), folds[covered]
+    return CVInputs(train, folds, folds_source, recipe, runs, embeddings, notes)

@@ -1,0 +1,116 @@
+"""``make_submission.py``: thresholds (given, or tuned by CV on train.csv), test embeddings, candidate search,
+matching, and a validated submission.csv -- each stage timed by one :class:`StageTimings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prodmatch.artifacts.submission import write_submission
+from prodmatch.artifacts.thresholds import beside_submission, write_thresholds
+from prodmatch.artifacts.timings import EMBED_STAGE, MATCH_STAGE, TUNE_STAGE, WRITE_STAGE, StageTimings, write_timings
+from prodmatch.cv import format_policy, format_size_curve
+from prodmatch.data import DataDir
+from prodmatch.data.folds import DEFAULT_N_FOLDS
+from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.policy import MatchPolicy, PolicyApplier, match_lists
+from prodmatch.pipeline.policy import RunnablePolicy, load_runnable_thresholds
+from prodmatch.pipeline.runs import test_embeddings_for
+from prodmatch.pipeline.tune import Log, TuneOptions, tune
+from prodmatch.recipes import Recipe, load_recipe
+from prodmatch.search.features import Features
+from prodmatch.search.sources import search_all
+
+
+@dataclass
+class SubmitOptions:
+    data_dir: str | Path
+    out: str | Path = "submission.csv"
+    recipe: str | None = None  # name or .yaml; default text-phash, or the one in thresholds
+    thresholds: str | Path | None = None  # thresholds.json; None: tune by CV on train.csv first
+    weights: str | Path = "weights"
+    folds: str | Path | None = None
+    n_folds: int = DEFAULT_N_FOLDS
+    batch_size: int | None = None
+    fixed_thresholds: bool = False
+    timings_json: str | Path | None = None
+
+
+@dataclass
+class SubmitResult:
+    out: Path
+    recipe: Recipe
+    policy: MatchPolicy
+    match_counts: list[int]
+    timings: StageTimings
+    thresholds_saved: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        sizes = self.match_counts
+        return (f"wrote {self.out}: {len(sizes)} postings, mean {sum(sizes) / len(sizes):.2f} matches "
+                f"(max {max(sizes)}), validated\nseconds: {self.timings.summary()}")
+
+
+def candidate_table(features: Features, recipe: Recipe) -> tuple[CandidateTable, dict[str, float]]:
+    """Every source of the recipe run on one set of postings: the table and the seconds each source took."""
+    neighbours, seconds = search_all(recipe.sources, features)
+    return CandidateTable.from_sources(neighbours), seconds
+
+
+def match_postings(features: Features, recipe: Recipe, policy: MatchPolicy) -> tuple[list[list[str]], dict]:
+    """Match lists (each posting first, then its matches best first) and the seconds each source searched."""
+    missing = set(policy.thresholds) - set(recipe.source_names)
+    if missing:
+        raise ValueError(f"thresholds for sources {sorted(missing)} that recipe '{recipe.name}' does not run")
+    table, seconds = candidate_table(features, recipe)
+    applier = PolicyApplier(table, policy.priority)
+    mask = applier.mask(policy)
+    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
+
+
+def _tuned_policy(options: SubmitOptions, log: Log) -> tuple[RunnablePolicy, Path]:
+    """Tune on train.csv (size curve unless fixed thresholds) and save the thresholds beside the output."""
+    recipe = load_recipe(options.recipe or "text-phash")
+    tuned = tune(TuneOptions(options.data_dir, recipe, options.weights, options.folds, options.n_folds, nested=False,
+                             size_curve=not options.fixed_thresholds), log)
+    log(tuned.result.format_table())
+    thresholds = tuned.thresholds(options.data_dir)
+    saved = beside_submission(options.out)
+    write_thresholds(saved, thresholds)
+    log(f"tuned on {len(tuned.inputs.train)} train rows ({tuned.inputs.folds_source}); thresholds saved to {saved}")
+    return RunnablePolicy(thresholds, tuned.inputs.recipe, tuned.inputs.runs, tuned.inputs.notes), saved
+
+
+def submit(options: SubmitOptions, log: Log = print) -> SubmitResult:
+    timings = StageTimings()
+    data = DataDir.of(options.data_dir)
+    test = data.read_test()
+    saved = None
+    if options.thresholds:
+        chosen = load_runnable_thresholds(options.thresholds, options.weights, options.recipe)
+        log(f"thresholds from {options.thresholds}")
+    else:
+        with timings.stage(TUNE_STAGE):
+            chosen, saved = _tuned_policy(options, log)
+    recipe = chosen.recipe
+    for note in chosen.notes:
+        log(f"note: {note}")
+    curve = chosen.thresholds.size_curve
+    if curve is not None and not options.fixed_thresholds:
+        log(format_size_curve(curve, recipe, (len(test),)))
+    policy = chosen.for_test_size(len(test), options.fixed_thresholds)
+    log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
+    with timings.stage(EMBED_STAGE):
+        embeddings = test_embeddings_for(chosen.runs, test, data.test_images, options.batch_size) if chosen.runs \
+            else None
+    features = Features.from_frame(test, embeddings)
+    with timings.stage(MATCH_STAGE):
+        matches, timings.search_seconds = match_postings(features, recipe, policy)
+    with timings.stage(WRITE_STAGE):
+        write_submission(options.out, features.posting_ids, matches, test)
+    timings.n_test, timings.recipe = len(test), recipe.name
+    timings.finish()
+    if options.timings_json:
+        write_timings(options.timings_json, timings)
+    return SubmitResult(Path(options.out), recipe, policy, [len(m) for m in matches], timings, saved, chosen.notes)

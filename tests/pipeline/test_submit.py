@@ -1,0 +1,63 @@
+"""The submission flow: thresholds tuned or given, matching, a validated file, per-stage timings."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from prodmatch.artifacts.timings import read_timings
+from prodmatch.cli import main
+from prodmatch.data import DataDir
+from prodmatch.pipeline.submit import SubmitOptions, match_postings, submit
+from prodmatch.recipes import load_recipe
+from prodmatch.search.features import Features
+from tests.conftest import REPO_ROOT
+
+
+def test_make_submission_tunes_then_matches(tiny_dir, tmp_path):
+    out = tmp_path / "submission.csv"
+    assert main(["submit", "--data-dir", str(tiny_dir), "--out", str(out)]) == 0
+    sub = pd.read_csv(out)
+    test = DataDir.of(tiny_dir).read_test()
+    assert sub["posting_id"].tolist() == test["posting_id"].tolist()
+    assert (tmp_path / "submission.thresholds.json").is_file()
+    # reusing the saved thresholds gives the same file without tuning
+    again = tmp_path / "again.csv"
+    assert main(["submit", "--data-dir", str(tiny_dir), "--out", str(again),
+                 "--thresholds", str(tmp_path / "submission.thresholds.json")]) == 0
+    assert again.read_text() == out.read_text()
+
+
+def test_make_submission_script_on_the_real_three_row_test(shopee_dir, tmp_path):
+    out = tmp_path / "submission.csv"
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "make_submission.py"), "--data-dir", str(shopee_dir),
+                           "--recipe", "text-phash", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    sub = pd.read_csv(out)
+    real_test = DataDir.of(shopee_dir).read_test()
+    assert sub["posting_id"].tolist() == real_test["posting_id"].tolist()
+    assert all(pid in m.split() for pid, m in zip(sub["posting_id"], sub["matches"]))
+    assert "size-aware thresholds" in done.stdout and "validated" in done.stdout
+
+
+def test_submit_returns_its_stages_and_writes_the_timings_schema(tiny_dir, tmp_path):
+    logged = []
+    result = submit(SubmitOptions(tiny_dir, tmp_path / "s.csv", timings_json=tmp_path / "t.json"), log=logged.append)
+    assert list(result.timings.seconds) == ["tune_cv", "embed", "match", "write+validate"]
+    assert set(result.timings.search_seconds) == {"tfidf", "phash"} and result.thresholds_saved.is_file()
+    saved = read_timings(tmp_path / "t.json")
+    assert saved.n_test == 9 and saved.recipe == "text-phash" and list(saved.seconds) == list(result.timings.seconds)
+    assert json.loads((tmp_path / "t.json").read_text())["seconds"].keys() == result.timings.seconds.keys()
+    assert any(line.startswith("policy for 9 test postings: tfidf=") for line in logged)
+    assert "validated" in result.summary() and len(result.match_counts) == 9
+
+
+def test_match_postings_refuses_thresholds_for_sources_the_recipe_lacks(tiny_dir):
+    from prodmatch.match.policy import MatchPolicy
+
+    test = DataDir.of(tiny_dir).read_test()
+    policy = MatchPolicy({"tfidf": 0.5, "image": 0.5})
+    with pytest.raises(ValueError, match=r"thresholds for sources \['image'\]"):
+        match_postings(Features.from_frame(test), load_recipe("text-phash"), policy)

@@ -1,0 +1,62 @@
+"""Recipes: built-ins load, sources carry their kind and scale, bad specs are refused, optional embeddings drop."""
+
+import numpy as np
+import pytest
+
+from prodmatch.recipes import BUILTIN_RECIPES, load_recipe, recipe_from_dict
+from prodmatch.search.scales import CosineScale, HammingScale
+
+
+def test_builtin_recipes_and_their_sources():
+    assert {"text-phash", "text-phash-char", "full"} <= set(BUILTIN_RECIPES)
+    recipe = load_recipe("text-phash")
+    assert recipe.source_names == ["tfidf", "phash"] and recipe.priority == ["tfidf", "phash"]
+    assert recipe.min2 and recipe.cap == 50 and not recipe.needs_weights
+    assert isinstance(recipe.scale_of("tfidf"), CosineScale) and isinstance(recipe.scale_of("phash"), HammingScale)
+    assert recipe.drifting_sources == ["tfidf"]
+    grids = recipe.grids()
+    np.testing.assert_allclose(grids["phash"], 1 - np.arange(17) / 64, atol=1e-6)
+    assert grids["tfidf"][0] == pytest.approx(0.10) and grids["tfidf"][-1] == pytest.approx(0.99)
+
+
+def test_a_source_is_what_its_type_says_whatever_its_name():
+    recipe = recipe_from_dict({"name": "r", "sources": [{"type": "phash", "name": "imghash", "max_distance": 12},
+                                                         {"type": "tfidf", "name": "words"}]})
+    assert recipe.source("imghash").kind == "phash" and recipe.scale_of("imghash").is_distance
+    assert len(recipe.grids()["imghash"]) == 13  # Hamming 0..12, not a cosine grid
+    assert recipe.scale_of("words").threshold_text(0.5) == "0.500"
+    with pytest.raises(KeyError, match="no source 'phash'"):
+        recipe.source("phash")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"sources": []}, "missing 'name'"),
+    ({"name": "r", "sources": [{"type": "audio"}]}, "unknown source type"),
+    ({"name": "r", "sources": [{"type": "tfidf"}, {"type": "tfidf"}]}, "must be unique"),
+    ({"name": "r", "sources": [{"type": "tfidf"}], "priority": ["tfidf", "phash"]}, "must list exactly"),
+    ({"name": "r", "sources": [{"type": "embedding", "name": "e", "embeddings": ["img"]}]}, "not declared"),
+    ({"name": "r", "embeddings": {"img": {"model": "image", "size": 3}},
+      "sources": [{"type": "embedding", "name": "e", "embeddings": ["img"]}]}, "unknown selector key"),
+])
+def test_bad_recipes_are_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        recipe_from_dict(spec)
+
+
+def test_unknown_recipe_names_and_files():
+    with pytest.raises(ValueError, match="unknown recipe 'nope'"):
+        load_recipe("nope")
+    with pytest.raises(FileNotFoundError):
+        load_recipe("missing.yaml")
+
+
+def test_optional_embeddings_without_runs_drop_their_sources():
+    full = load_recipe("full")
+    text_only, notes = full.restrict_to({"text"})
+    assert text_only.source_names == ["text", "tfidf", "phash"] and text_only.priority[0] == "text"
+    assert text_only.spec["dropped_sources"] == {"sources": ["comb", "image"], "missing_embeddings": ["image"]}
+    assert "dropped source(s) ['comb', 'image']" in notes[0]
+    required = recipe_from_dict({"name": "r", "embeddings": {"img": {"model": "image"}},
+                                 "sources": [{"type": "embedding", "name": "e", "embeddings": ["img"]}]})
+    with pytest.raises(ValueError, match="needs embedding"):
+        required.restrict_to(set())
