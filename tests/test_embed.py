@@ -1,4 +1,5 @@
-"""prodmatch.embed: loading runs, embedding frames (with missing images), fold averaging."""
+"""prodmatch.embed: loading runs, embedding frames (with unusable images), fold averaging, one decode for all
+folds, TTA as the run was validated."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from prodmatch.data import DataDir
 from prodmatch.artifacts.weights import fold_dirs
-from prodmatch.embed import embed_frame, embed_with_folds, load_run
+from prodmatch.embed import embed_frame, embed_runs, embed_with_folds, load_run
 from prodmatch.search.dense import l2_normalize
 from prodmatch.train.config import load_config
 from prodmatch.models.inputs import ImageReadWarning
@@ -18,12 +19,12 @@ from tests.train.toydata import make_toy_dataset
 
 @pytest.fixture(scope="module")
 def two_fold_run(tmp_path_factory):
-    """Folds 0 and 1 of a 3-fold tiny image run (fold 2 deliberately missing)."""
+    """Folds 0 and 1 of a 3-fold tiny image run (fold 2 deliberately missing), trained with flip TTA."""
     root = tmp_path_factory.mktemp("embed")
     data = make_toy_dataset(root / "data", n_groups=12, per_group=4, size=40)
     for fold in (0, 1):
         train_fold(load_config(TINY_IMAGE, data_dir=str(data), out=str(root / "weights"), fold=fold, epochs=1,
-                               run_name="tiny"))
+                               run_name="tiny", tta=True))
     return root / "weights" / "tiny", data
 
 
@@ -37,29 +38,53 @@ def test_load_run_finds_every_fold(two_fold_run):
         load_run(run_dir / "nope")
 
 
-def test_embed_frame_reproduces_oof_and_tta_differs(two_fold_run):
+def test_test_path_embeds_like_the_oof_path_tta_included(two_fold_run):
+    """Thresholds are tuned on OOF embeddings: the test path must embed the same way (here: with flip TTA)."""
     run_dir, data = two_fold_run
     train = DataDir.of(data).read_train()
     model = load_run(run_dir, device="cpu")[1]
+    assert model.tta
     with np.load(run_dir / "fold1" / "oof_embeddings.npz") as oof:
         frame = train.set_index("posting_id").loc[oof["posting_id"]].reset_index()
         emb = embed_frame(model, frame, data / "train_images", batch_size=5)
         np.testing.assert_allclose(emb, oof["embeddings"], atol=1e-5)
+        test_path = embed_runs({"tiny": run_dir / "fold1"}, frame, data / "train_images").vectors["tiny"]
+        np.testing.assert_allclose(test_path, oof["embeddings"], atol=1e-5)
     assert emb.dtype == np.float32 and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
-    flipped = embed_frame(model, frame, data / "train_images", tta=True)
-    assert np.allclose(np.linalg.norm(flipped, axis=1), 1, atol=1e-5) and not np.allclose(flipped, emb)
+    plain = embed_frame(model, frame, data / "train_images", tta=False)
+    assert np.allclose(np.linalg.norm(plain, axis=1), 1, atol=1e-5) and not np.allclose(plain, emb)
     with pytest.raises(ValueError, match="images_dir"):
         embed_frame(model, frame)
 
 
-def test_missing_image_falls_back_to_grey_with_warning(two_fold_run):
+def test_unusable_images_are_counted_in_one_warning_and_marked(two_fold_run, tmp_path):
     run_dir, data = two_fold_run
-    frame = DataDir.of(data).read_train().head(3).copy()
+    frame = DataDir.of(data).read_train().head(4).copy()
     frame.loc[1, "image"] = "does_not_exist.jpg"
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    frame.loc[3, "image"] = str(tmp_path / "empty.jpg")  # an absolute name wins over images_dir
     model = load_run(run_dir, device="cpu")[0]
-    with pytest.warns(ImageReadWarning, match="does_not_exist.jpg"):
+    with pytest.warns(ImageReadWarning, match=r"2 of 4 images could not be used \(file not found: "
+                                              r"does_not_exist.jpg; empty file: empty.jpg\)"):
         emb = embed_frame(model, frame, data / "train_images")
-    assert emb.shape == (3, 32) and np.isfinite(emb).all()
+    assert emb.shape == (4, 32) and np.isfinite(emb).all()
+    with pytest.warns(ImageReadWarning) as caught:
+        result = embed_runs({"tiny": run_dir}, frame, data / "train_images")
+    assert len(caught) == 1  # one summary for both folds, not one warning per image per fold
+    assert result.image_usable.tolist() == [True, False, True, False] and set(result.problems) == {1, 3}
+
+
+def test_every_image_is_decoded_once_for_all_fold_models(two_fold_run, monkeypatch):
+    import prodmatch.models.inputs as inputs
+
+    run_dir, data = two_fold_run
+    frame = DataDir.of(data).read_train().head(7)
+    decoded = []
+    real = inputs.decode_image
+    monkeypatch.setattr(inputs, "decode_image", lambda path: decoded.append(path) or real(path))
+    result = embed_runs({"tiny": run_dir}, frame, data / "train_images", num_workers=0)
+    assert len(decoded) == 7 and len(load_run(run_dir)) == 2  # 2 fold models, each image decoded once
+    assert result.vectors["tiny"].shape == (7, 32) and result.image_usable.all()
 
 
 def test_embed_with_folds_is_the_renormalised_mean(two_fold_run):

@@ -4,15 +4,22 @@ A run directory is ``weights/<run_name>/`` with one ``fold<k>/`` per trained fol
 :mod:`prodmatch.artifacts.weights`); each fold's ``model.pt`` is self-contained, no pretrained source or
 download is needed to rebuild it. Out-of-fold embedding files are :mod:`prodmatch.artifacts.oof`'s.
 
-Images are read from ``images_dir / frame.image``; a missing or unreadable file is replaced by a grey
-image with a :class:`prodmatch.models.inputs.ImageReadWarning` naming it. Text models read ``frame.title``
-(cleaned with :func:`prodmatch.data.clean_title`). Every function returns float32, L2-normalised rows
-in the frame's order. Mixed precision on CUDA follows the run's ``amp_dtype``.
+At test time (:func:`embed_runs`) every image is decoded once per batch and passed through every fold model
+that shares its preprocessing, with DataLoader workers chosen from the cores
+(:func:`prodmatch.device.default_num_workers`). Each run embeds the way it was validated: flip TTA when its
+config says ``tta: true`` (as its out-of-fold embeddings were computed), autocast in its ``amp_dtype``.
+
+Images are read from ``images_dir / frame.image``; a missing, empty, truncated or undecodable file is embedded
+as a grey placeholder and its row is marked unusable (:attr:`FrameEmbeddings.image_usable`), with one
+:class:`prodmatch.models.inputs.ImageReadWarning` that counts them. Text models read ``frame.title``
+(cleaned with :func:`prodmatch.data.clean_title`). Every function returns float32, L2-normalised rows in the
+frame's order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +29,16 @@ import pandas as pd
 import torch
 
 from prodmatch.artifacts.weights import FoldFiles, fold_dirs
-from prodmatch.device import as_device, autocast
-from prodmatch.models.inputs import ImageRows, TextCollate, collate_images, length_batches, move_to
+from prodmatch.device import as_device, autocast, default_num_workers
+from prodmatch.models.inputs import (
+    ImageReadWarning,
+    ImageRows,
+    TextCollate,
+    collate_images,
+    length_batches,
+    move_to,
+    unreadable_summary,
+)
 from prodmatch.progress import progress_bar
 from prodmatch.search.dense import l2_normalize
 
@@ -40,24 +55,44 @@ class FoldModel:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
+    def config(self) -> dict:
+        return self.meta.get("config") or {}
+
+    @property
     def image_size(self) -> int | None:
         return self.encoder.spec.image_size if self.kind == "image" else None
 
     @property
     def amp_dtype(self) -> str:
         """The autocast dtype the run trained with (float16 unless its config says otherwise)."""
-        return (self.meta.get("config") or {}).get("amp_dtype", "float16")
+        return self.config.get("amp_dtype", "float16")
+
+    @property
+    def tta(self) -> bool:
+        """Flip TTA, as the run's out-of-fold embeddings were computed (image runs with ``tta: true``)."""
+        return self.kind == "image" and bool(self.config.get("tta", False))
+
+
+@dataclass
+class FrameEmbeddings:
+    """Fold-averaged embeddings of a frame per run, and which rows had a usable image."""
+
+    vectors: dict[str, np.ndarray]
+    image_usable: np.ndarray  # bool per row; all True when no run reads images
+    problems: dict[int, str] = field(default_factory=dict)  # row -> why its image could not be used
 
 
 @contextlib.contextmanager
-def _eval_mode(encoder):
-    """Eval mode for the duration, then the encoder's previous mode (training calls this mid-run)."""
-    was_training = encoder.training
-    encoder.eval()
+def _eval_mode(*encoders):
+    """Eval mode for the duration, then each encoder's previous mode (training calls this mid-run)."""
+    was_training = [encoder.training for encoder in encoders]
+    for encoder in encoders:
+        encoder.eval()
     try:
-        yield encoder
+        yield encoders
     finally:
-        encoder.train(was_training)
+        for encoder, mode in zip(encoders, was_training):
+            encoder.train(mode)
 
 
 def load_fold_model(fold_dir: str | Path, device=None) -> FoldModel:
@@ -99,43 +134,78 @@ def encode_titles(encoder, titles: Sequence[str], batch_size: int = 256, device=
     return encode_token_items(encoder, encoder.tokenize(list(titles)), batch_size, device, amp, progress, amp_dtype)
 
 
+@dataclass
+class ImageEncoding:
+    """One encoder of an image batch loop and how it runs."""
+
+    encoder: torch.nn.Module
+    tta: bool = False
+    amp: bool = True
+    amp_dtype: str = "float16"
+
+
 @torch.inference_mode()
-def encode_images(encoder, paths: Sequence[str | Path], batch_size: int = 64, device=None, tta: bool = False,
-                  num_workers: int = 0, amp: bool = True, channels_last: bool = False,
-                  progress: bool = False, amp_dtype: str = "float16") -> np.ndarray:
-    """Embeddings of image files (eval transform: resize + normalise); ``tta`` adds the horizontal flip."""
+def encode_image_files(encodings: list[ImageEncoding], paths: Sequence[str | Path], batch_size: int = 64,
+                       device=None, num_workers: int | None = None, channels_last: bool = False,
+                       progress: bool = False) -> tuple[list[np.ndarray], dict[int, str]]:
+    """Each encoder's embeddings of the image files, every file decoded once (the encoders must share the
+    first one's preprocessing); and, per unusable file, why."""
     from torch.utils.data import DataLoader
 
     from prodmatch.models.transforms import eval_transform
 
     device = as_device(device)
-    spec = encoder.spec
+    spec = encodings[0].encoder.spec
+    num_workers = default_num_workers(device) if num_workers is None else num_workers
     dataset = ImageRows(paths, None, eval_transform(spec.image_size, spec.mean, spec.std), seed=None)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=collate_images, pin_memory=device.type == "cuda")
-    out = np.empty((len(dataset), encoder.embedding_dim), np.float32)
-    with _eval_mode(encoder):
+    outs = [np.empty((len(dataset), e.encoder.embedding_dim), np.float32) for e in encodings]
+    problems: dict[int, str] = {}
+    with _eval_mode(*[e.encoder for e in encodings]):
         for batch in progress_bar(loader, "embed images", enabled=progress):
+            index = batch["index"].numpy()
+            problems.update({int(i): p for i, p in zip(index, batch["problems"]) if p})
             images = move_to(batch["inputs"], device, channels_last and device.type == "cuda")
-            with autocast(device, amp, amp_dtype):
-                emb = encoder(images).float()
-                if tta:
-                    emb = emb + encoder(torch.flip(images, dims=[3])).float()
-            out[batch["index"].numpy()] = emb.cpu().numpy()
-    return l2_normalize(out)
+            for out, encoding in zip(outs, encodings):
+                with autocast(device, encoding.amp, encoding.amp_dtype):
+                    emb = encoding.encoder(images).float()
+                    if encoding.tta:
+                        emb = emb + encoding.encoder(torch.flip(images, dims=[3])).float()
+                out[index] = emb.cpu().numpy()
+    return [l2_normalize(out) for out in outs], problems
+
+
+def encode_images(encoder, paths: Sequence[str | Path], batch_size: int = 64, device=None, tta: bool = False,
+                  num_workers: int | None = None, amp: bool = True, channels_last: bool = False,
+                  progress: bool = False, amp_dtype: str = "float16") -> np.ndarray:
+    """Embeddings of image files (eval transform: resize + normalise); ``tta`` adds the horizontal flip.
+    Unusable files are embedded as grey placeholders, with one warning that counts them."""
+    (out,), problems = encode_image_files([ImageEncoding(encoder, tta, amp, amp_dtype)], paths, batch_size, device,
+                                          num_workers, channels_last, progress)
+    warn_unreadable(paths, problems)
+    return out
+
+
+def warn_unreadable(paths: Sequence[str | Path], problems: dict[int, str]) -> None:
+    if problems:
+        warnings.warn(unreadable_summary(paths, problems) + "; grey placeholders were embedded in their place",
+                      ImageReadWarning, stacklevel=3)
 
 
 def embed_frame(model: FoldModel | torch.nn.Module, frame: pd.DataFrame, images_dir: str | Path | None = None,
-                batch_size: int = 64, tta: bool = False, device=None, num_workers: int = 0,
+                batch_size: int = 64, tta: bool | None = None, device=None, num_workers: int | None = None,
                 progress: bool = False) -> np.ndarray:
     """(len(frame), dim) float32 L2-normalised embeddings of a frame's rows with one model.
 
     ``model``: a :class:`FoldModel` (from :func:`load_run`) or a bare encoder. Image models read
-    ``images_dir / frame.image`` (``images_dir`` required); text models read ``frame.title``; ``tta``
-    (horizontal flip) applies to image models only.
+    ``images_dir / frame.image`` (``images_dir`` required); text models read ``frame.title``. ``tta``
+    (horizontal flip, image models only) defaults to the run's own setting.
     """
     encoder = model.encoder if isinstance(model, FoldModel) else model
     amp_dtype = model.amp_dtype if isinstance(model, FoldModel) else "float16"
+    if tta is None:
+        tta = model.tta if isinstance(model, FoldModel) else False
     if device is None:
         device = model.device if isinstance(model, FoldModel) else next(encoder.parameters()).device
     device = torch.device(device)
@@ -147,18 +217,72 @@ def embed_frame(model: FoldModel | torch.nn.Module, frame: pd.DataFrame, images_
                              amp_dtype=amp_dtype)
     if images_dir is None:
         raise ValueError("images_dir is required to embed a frame with an image model")
-    paths = [Path(images_dir) / name for name in frame["image"].astype(str)]
-    return encode_images(encoder, paths, batch_size, device, tta=tta, num_workers=num_workers,
-                         channels_last=device.type == "cuda", progress=progress, amp_dtype=amp_dtype)
+    return encode_images(encoder, image_paths(frame, images_dir), batch_size, device, tta=tta,
+                         num_workers=num_workers, channels_last=device.type == "cuda", progress=progress,
+                         amp_dtype=amp_dtype)
+
+
+def image_paths(frame: pd.DataFrame, images_dir: str | Path) -> list[Path]:
+    return [Path(images_dir) / name for name in frame["image"].astype(str)]
+
+
+def _preprocessing(model: FoldModel) -> tuple:
+    spec = model.encoder.spec
+    return spec.image_size, tuple(spec.mean), tuple(spec.std)
+
+
+def _embed_image_runs(models: dict[str, list[FoldModel]], frame: pd.DataFrame, images_dir: str | Path,
+                      batch_size: int, num_workers: int | None, progress: bool):
+    """Sum of fold embeddings per image run, and unusable rows: one decode per preprocessing for all folds."""
+    by_preprocessing: dict[tuple, list[tuple[str, FoldModel]]] = {}
+    for name, folds in models.items():
+        for fold_model in folds:
+            by_preprocessing.setdefault(_preprocessing(fold_model), []).append((name, fold_model))
+    sums: dict[str, np.ndarray] = {}
+    problems: dict[int, str] = {}
+    paths = image_paths(frame, images_dir)
+    for members in by_preprocessing.values():
+        device = members[0][1].device
+        encodings = [ImageEncoding(m.encoder, m.tta, True, m.amp_dtype) for _, m in members]
+        outs, found = encode_image_files(encodings, paths, batch_size, device, num_workers,
+                                         channels_last=device.type == "cuda", progress=progress)
+        problems.update(found)
+        for (name, _), out in zip(members, outs):
+            sums[name] = out if name not in sums else sums[name] + out
+    return sums, problems
+
+
+def embed_runs(runs: dict[str, str | Path], frame: pd.DataFrame, images_dir: str | Path | None = None,
+               batch_size: int = 64, device=None, num_workers: int | None = None,
+               models: dict[str, list[FoldModel]] | None = None, progress: bool = False) -> FrameEmbeddings:
+    """The test-time ensemble: per run, the re-normalised mean of every fold model's embeddings of ``frame``."""
+    models = {name: load_run(run_dir, device) for name, run_dir in runs.items()} if models is None else models
+    image_models = {name: folds for name, folds in models.items() if folds[0].kind == "image"}
+    vectors: dict[str, np.ndarray] = {}
+    problems: dict[int, str] = {}
+    if image_models and len(frame):
+        if images_dir is None:
+            raise ValueError("images_dir is required to embed a frame with an image model")
+        sums, problems = _embed_image_runs(image_models, frame, images_dir, batch_size, num_workers, progress)
+        vectors.update({name: l2_normalize(total) for name, total in sums.items()})
+        warn_unreadable(image_paths(frame, images_dir), problems)
+    for name, folds in models.items():
+        if name in vectors:
+            continue
+        total = None
+        for fold_model in folds:
+            emb = embed_frame(fold_model, frame, images_dir, batch_size, progress=progress)
+            total = emb if total is None else total + emb
+        vectors[name] = l2_normalize(total)
+    usable = np.ones(len(frame), dtype=bool)
+    usable[list(problems)] = False
+    return FrameEmbeddings(vectors, usable, problems)
 
 
 def embed_with_folds(run_dir: str | Path, frame: pd.DataFrame, images_dir: str | Path | None = None,
-                     batch_size: int = 64, tta: bool = False, device=None, num_workers: int = 0,
+                     batch_size: int = 64, device=None, num_workers: int | None = None,
                      models: list[FoldModel] | None = None, progress: bool = False) -> np.ndarray:
-    """Mean of every fold model's embeddings of ``frame`` (re-normalised): the test-time ensemble."""
-    models = load_run(run_dir, device) if models is None else models
-    total = None
-    for fold_model in models:
-        emb = embed_frame(fold_model, frame, images_dir, batch_size, tta, device, num_workers, progress)
-        total = emb if total is None else total + emb
-    return l2_normalize(total)
+    """Mean of every fold model's embeddings of ``frame`` (re-normalised): one run's test-time ensemble."""
+    folds = {"run": models} if models is not None else None
+    return embed_runs({"run": run_dir}, frame, images_dir, batch_size, device, num_workers, folds,
+                      progress).vectors["run"]

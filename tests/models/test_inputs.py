@@ -85,3 +85,24 @@ def test_token_dropout_hides_inner_tokens_only():
     assert 5 < (mask[0, 1:39] == 0).sum() < 33  # about half of the inner tokens hidden
     assert mask[1].tolist()[:2] == [1, 1] and mask[1, 2:].sum() == 0  # padding stays padding
     assert batch["inputs"]["input_ids"][0].tolist() == list(range(1, 41))  # ids untouched
+
+
+def test_decode_image_says_why_a_file_cannot_be_used(tmp_path):
+    from PIL import Image
+
+    from prodmatch.models.inputs import decode_image, unreadable_summary
+
+    Image.new("RGB", (16, 16), (10, 200, 30)).save(tmp_path / "ok.jpg", quality=90)
+    whole = (tmp_path / "ok.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("not an image")
+    cases = {"ok.jpg": "", "cut.jpg": "truncated JPEG", "empty.jpg": "empty file", "text.jpg": "not a decodable image",
+             "missing.jpg": "file not found", "": "not a file (empty image name?)"}
+    for name, reason in cases.items():
+        image, problem = decode_image(tmp_path / name)
+        assert problem == reason, name
+        assert (image is None) == bool(reason)
+    paths = [tmp_path / n for n in cases]
+    problems = {i: decode_image(p)[1] for i, p in enumerate(paths) if decode_image(p)[1]}
+    assert unreadable_summary(paths, problems).startswith("5 of 6 images could not be used (truncated JPEG: cut.jpg;")

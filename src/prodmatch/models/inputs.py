@@ -1,10 +1,12 @@
 """What encoders read: datasets and batching, shared by training and inference.
 
 Every batch is a dict: ``inputs`` (image tensor, or a dict of text tensors), ``labels`` (class ids, -1 when
-unlabelled) and ``index`` (row positions in the frame the dataset was built from).
+unlabelled) and ``index`` (row positions in the frame the dataset was built from); image batches also carry
+``problems``: per row, why its image could not be used ("" when it could).
 
-Images: ``images_dir / frame.image``. A missing or unreadable file does not crash a run: it is replaced by
-a mid-grey image and an :class:`ImageReadWarning` names the file (once per file and process).
+Images: ``images_dir / frame.image``. A missing, empty, truncated or undecodable file does not crash a run:
+:class:`ImageRows` puts a mid-grey placeholder in its place and says why, so callers can leave the row out of
+image-based matching and warn once with :func:`unreadable_summary`.
 """
 
 from __future__ import annotations
@@ -27,33 +29,55 @@ class ImageReadWarning(UserWarning):
     """An image file was missing or unreadable and a grey placeholder was used."""
 
 
-def read_image(path: str | Path, fallback_size: int = 64) -> np.ndarray:
-    """RGB uint8 (H, W, 3) array; a grey ``fallback_size`` square (and a warning) if the file cannot be read."""
+def decode_image(path: str | Path) -> tuple[np.ndarray | None, str]:
+    """(RGB uint8 (H, W, 3) array, "") or (None, why the file cannot be used)."""
     import cv2
 
     path = Path(path)
-    reason = None
-    image = None
     if not path.is_file():
-        reason = "file not found"
-    else:
-        try:
-            data = np.fromfile(str(path), dtype=np.uint8)
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        except (OSError, cv2.error) as exc:  # pragma: no cover - depends on the file system
-            reason = f"{type(exc).__name__}: {exc}"
-        if image is None and reason is None:
-            reason = "not a decodable image"
+        return None, "not a file (empty image name?)" if path.is_dir() else "file not found"
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:  # pragma: no cover - depends on the file system
+        return None, f"{type(exc).__name__}: {exc}"
+    if data.size == 0:
+        return None, "empty file"
+    # OpenCV decodes a cut-off JPEG without an error (grey lower part); a JPEG must end with its EOI marker
+    if data[:2].tobytes() == b"\xff\xd8" and data[-4096:].tobytes().rfind(b"\xff\xd9") < 0:
+        return None, "truncated JPEG"
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        return None, "not a decodable image"
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), ""
+
+
+def placeholder_image(size: int = 64) -> np.ndarray:
+    return np.full((size, size, 3), GREY, dtype=np.uint8)
+
+
+def read_image(path: str | Path, fallback_size: int = 64) -> np.ndarray:
+    """RGB uint8 (H, W, 3) array; a grey ``fallback_size`` square (and a warning) if the file cannot be read."""
+    image, reason = decode_image(path)
     if image is None:
         key = str(path)
         if key not in _WARNED:
             _WARNED.add(key)
             warnings.warn(f"could not read image {path} ({reason}); using a grey placeholder", ImageReadWarning,
                           stacklevel=2)
-        return np.full((fallback_size, fallback_size, 3), GREY, dtype=np.uint8)
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return placeholder_image(fallback_size)
+    return image
+
+
+def unreadable_summary(paths: Sequence[str | Path], problems: dict[int, str], shown: int = 3) -> str:
+    """``3 of 120 images could not be used (file not found: a.jpg, b.jpg; empty file: c.jpg)``."""
+    by_reason: dict[str, list[str]] = {}
+    for position, reason in sorted(problems.items()):
+        by_reason.setdefault(reason, []).append(Path(paths[position]).name or str(paths[position]))
+    parts = [f"{reason}: {', '.join(names[:shown])}{' ...' if len(names) > shown else ''}"
+             for reason, names in by_reason.items()]
+    return f"{len(problems)} of {len(paths)} images could not be used ({'; '.join(parts)})"
 
 
 class ImageRows(Dataset):
@@ -78,15 +102,17 @@ class ImageRows(Dataset):
         return (self.seed * 1_000_003 + self.epoch * 10_000_019 + i * 7_919) % (2**32)
 
     def __getitem__(self, i: int):
-        image = read_image(self.paths[i])
+        image, problem = decode_image(self.paths[i])
+        if image is None:
+            image = placeholder_image()
         tensor = seeded_call(self.transform, image, self.sample_seed(i))
-        return tensor, int(self.labels[i]), i
+        return tensor, int(self.labels[i]), i, problem
 
 
 def collate_images(items) -> dict:
-    images, labels, index = zip(*items)
+    images, labels, index, problems = zip(*items)
     return {"inputs": torch.stack(images), "labels": torch.as_tensor(labels, dtype=torch.long),
-            "index": torch.as_tensor(index, dtype=torch.long)}
+            "index": torch.as_tensor(index, dtype=torch.long), "problems": list(problems)}
 
 
 class TokenRows(Dataset):

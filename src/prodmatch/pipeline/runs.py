@@ -93,9 +93,10 @@ def oof_embeddings_for(runs: dict[str, Path], train: pd.DataFrame):
 
 
 def test_embeddings_for(runs: dict[str, Path], frame: pd.DataFrame, images_dir: Path,
-                        batch_size: int | None = None) -> dict[str, np.ndarray]:
-    """Fold-averaged embeddings of ``frame`` from every fold model of each run (for inference)."""
-    from prodmatch.embed import embed_with_folds
+                        batch_size: int | None = None, progress: bool = False):
+    """Fold-averaged embeddings of ``frame`` from every fold model of each run, and which rows had a usable
+    image (:class:`prodmatch.embed.FrameEmbeddings`)."""
+    from prodmatch.embed import embed_runs
 
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
-    return {name: embed_with_folds(run_dir, frame, images_dir, **kwargs) for name, run_dir in runs.items()}
+    return embed_runs(runs, frame, images_dir, progress=progress, **kwargs)

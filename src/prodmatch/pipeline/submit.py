@@ -102,9 +102,9 @@ def submit(options: SubmitOptions, log: Log = print) -> SubmitResult:
     policy = chosen.for_test_size(len(test), options.fixed_thresholds)
     log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
     with timings.stage(EMBED_STAGE):
-        embeddings = test_embeddings_for(chosen.runs, test, data.test_images, options.batch_size) if chosen.runs \
+        embedded = test_embeddings_for(chosen.runs, test, data.test_images, options.batch_size) if chosen.runs \
             else None
-    features = Features.from_frame(test, embeddings)
+    features = Features.from_frame(test, embedded.vectors if embedded else None)
     with timings.stage(MATCH_STAGE):
         matches, timings.search_seconds = match_postings(features, recipe, policy)
     with timings.stage(WRITE_STAGE):

@@ -92,7 +92,9 @@ class TrainConfig:
     # run
     seed: int = field(default=42, metadata=_meta("random seed", int))
     device: str = field(default="auto", metadata=_meta("auto | cpu | cuda | cuda:N", str))
-    num_workers: int = field(default=2, metadata=_meta("DataLoader workers", int))
+    num_workers: int | None = field(default=None, metadata=_meta(
+        "DataLoader workers for images (default: from the cores and device, see prodmatch.device.default_num_workers)",
+        int))
     keep: str = field(default="last", metadata=_meta("which epoch's weights/OOF to keep", str, ("last", "best")))
     neighbours_k: int = field(default=50, metadata=_meta("neighbours per row for validation F1", int))
     baselines: bool = field(default=True, metadata=_meta(

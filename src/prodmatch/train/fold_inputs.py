@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from prodmatch.data import DataDir, assign_folds, read_folds
-from prodmatch.device import autocast
+from prodmatch.device import autocast, default_num_workers
 from prodmatch.fileio import atomic_open
 from prodmatch.models.inputs import ImageRows, TextCollate, TokenRows, collate_images, length_batches
 from prodmatch.progress import progress_bar
@@ -63,6 +63,7 @@ class FoldInputs:
                  log=print):
         self.config, self.device, self.is_main, self.log = config, device, is_main, log
         self.channels_last = config.channels_last and config.model == "image" and device.type == "cuda"
+        self.num_workers = default_num_workers(device) if config.num_workers is None else config.num_workers
         if config.model == "image":
             self._image_inputs(data, encoder)
         else:
@@ -142,7 +143,7 @@ class FoldInputs:
         if cfg.model == "image":
             paths = self.train_paths if which == "train" else self.val_paths
             return encode_images(encoder, [paths[i] for i in positions], cfg.eval_batch_size, self.device,
-                                 tta=cfg.tta and which == "val", num_workers=cfg.num_workers, amp=cfg.amp,
+                                 tta=cfg.tta and which == "val", num_workers=self.num_workers, amp=cfg.amp,
                                  channels_last=self.channels_last, amp_dtype=cfg.amp_dtype)
         items = self.train_items if which == "train" else self.val_items
         return encode_token_items(encoder, [items[i] for i in positions], cfg.eval_batch_size, self.device,

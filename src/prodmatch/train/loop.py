@@ -149,7 +149,7 @@ def _loader(config: TrainConfig, ctx: dist_utils.DistContext, inputs: FoldInputs
                             pin_memory=pin)
         return sampler, batch_sampler, loader
     loader = DataLoader(inputs.train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
-                        num_workers=config.num_workers, collate_fn=inputs.collate, pin_memory=pin)
+                        num_workers=inputs.num_workers, collate_fn=inputs.collate, pin_memory=pin)
     return sampler, None, loader
 
 
