@@ -1,6 +1,6 @@
 """The house rule: layers import one way only.
 
-    base (fileio, compat, metrics, device, progress) -> data -> models, search, demo -> match -> recipes
+    base (fileio, compat, metrics, visual_metrics, device, progress) -> data -> models, search, demo -> match -> recipes
       -> artifacts -> embed -> cv, train -> pipeline -> kernel, report -> commands -> cli
 
 A module may import its own package and any lower layer, never a layer at its level or above. Training sits
@@ -18,7 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "prodmatch"
 
 LAYERS = [
-    {"fileio", "compat", "metrics", "device", "progress"},
+    {"fileio", "compat", "metrics", "visual_metrics", "device", "progress"},
     {"data"},
     {"models", "search", "demo"},
     {"match"},
