@@ -2,9 +2,9 @@
 
 Two implementations return the same pairs (ties broken by index position, ``>= min_score`` kept):
 
-- ``sparse_dot_topn`` (when installed): its C++ ``sp_matmul_topn`` keeps only the best ``k + 1`` products of
-  each row while multiplying, threaded. Rows whose ``k``-th and ``(k+1)``-th scores tie cannot tell which of
-  the tied pairs make the cut, so those rows are redone by the scipy path, which breaks ties by index.
+- ``sparse_dot_topn`` (when installed): its C++ ``sp_matmul_topn`` keeps only the best ``2k`` products of
+  each row while multiplying, threaded; prodmatch then cuts each row to ``k``, breaking ties at the cut by
+  index (the extra ``k`` hold the tied pairs; a row whose ties run past them is redone by the scipy path).
 - ``scipy``: queries are multiplied against the index in row blocks; each block's product is cut at
   ``min_score`` and to the top ``k`` per row before the next block, so memory stays bounded by
   ``block_rows x n_index`` nonzeros however many postings there are.
@@ -122,29 +122,40 @@ def scipy_topk(queries: sp.csr_matrix, index: sp.csr_matrix, k: int, min_score: 
 
 def sparse_dot_topn_topk(queries: sp.csr_matrix, index: sp.csr_matrix, k: int, min_score: float = 0.0,
                          block_rows: int | None = None, n_threads: int | None = None) -> Neighbours:
-    """sparse_dot_topn's best ``k + 1`` per row; rows tied at the cut are redone by :func:`scipy_topk`."""
+    """sparse_dot_topn's best ``2k`` per row, cut to the best ``k`` with ties at the cut broken by index.
+
+    The extra ``k`` per row cost almost nothing and hold every pair tied with the ``k``-th (duplicate
+    titles in the index tie exactly); a row whose ties run past them is redone by :func:`scipy_topk`.
+    """
     from sparse_dot_topn import sp_matmul_topn
 
     n_query, n_index = queries.shape[0], index.shape[0]
     queries = sp.csr_matrix(queries)
-    product = sp_matmul_topn(queries, sp.csr_matrix(index.T), top_n=k + 1, threshold=just_below(min_score),
-                             sort=True, n_threads=n_threads or available_cores())
+    top_n = 2 * k
+    product = sp_matmul_topn(queries, sp.csr_matrix(index.T), top_n=top_n, threshold=just_below(min_score),
+                             sort=True, n_threads=n_threads or available_cores())  # rows sorted best first
     nnz = int(product.indptr[-1])
-    counts = np.diff(product.indptr).astype(np.int64)
+    scores, cols = product.data[:nnz], product.indices[:nnz].astype(np.int64)
+    starts, counts = product.indptr[:-1].astype(np.int64), np.diff(product.indptr).astype(np.int64)
     rows = np.repeat(np.arange(n_query, dtype=np.int64), counts)
-    scores = product.data[:nnz]
-    full = np.flatnonzero(counts == k + 1)
-    cut = product.indptr[full].astype(np.int64) + k  # the (k+1)-th best of a full row: never kept
-    tied = full[scores[cut] == scores[cut - 1]]
-    keep = (scores >= np.float32(min_score)) & (scores != 0)  # scipy's product holds no zero sums
-    keep[cut] = False
-    keep[np.isin(rows, tied)] = False
-    found = Neighbours(rows[keep], product.indices[:nnz][keep].astype(np.int64), scores[keep].astype(np.float32),
-                       n_query, n_index)
-    if len(tied) == 0:
-        return found
-    redone = scipy_topk(queries[tied], index, k, min_score, block_rows).offset(tied, 0, n_query, n_index)
-    merged = Neighbours.concat([found, redone], n_query, n_index)
+    rank = np.arange(nnz, dtype=np.int64) - np.repeat(starts, counts)
+    over = np.flatnonzero(counts > k)
+    kth = scores[starts[over] + k - 1]
+    tied = over[scores[starts[over] + k] == kth]
+    kth_of_tied = np.full(n_query, np.inf, dtype=np.float32)
+    kth_of_tied[tied] = scores[starts[tied] + k - 1]
+    ties_run_past = tied[(counts[tied] == top_n) & (scores[starts[tied] + top_n - 1] == kth_of_tied[tied])]
+    is_tied = np.zeros(n_query, dtype=bool)
+    is_tied[tied] = True
+    keep = np.where(is_tied[rows], scores >= kth_of_tied[rows], rank < k)
+    keep &= (scores >= np.float32(min_score)) & (scores != 0)  # scipy's product holds no zero sums
+    keep[np.isin(rows, ties_run_past)] = False
+    found = Neighbours(rows[keep], cols[keep], scores[keep].astype(np.float32), n_query, n_index)
+    parts = [found.select(~is_tied[found.rows]), found.select(is_tied[found.rows]).top_k(k)]
+    if len(ties_run_past):
+        redone = scipy_topk(queries[ties_run_past], index, k, min_score, block_rows)
+        parts.append(redone.offset(ties_run_past, 0, n_query, n_index))
+    merged = Neighbours.concat(parts, n_query, n_index)
     return merged.select(np.argsort(merged.rows, kind="stable"))
 
 
