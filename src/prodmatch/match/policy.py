@@ -142,6 +142,8 @@ class PolicyApplier:
     """Applies policies to one table, caching what does not depend on the thresholds."""
 
     def __init__(self, table: CandidateTable, priority: list[str]):
+        if len(table) and (np.diff(table.rows) < 0).any():
+            raise ValueError("the candidate table's pairs must be sorted by row (CandidateTable keeps them so)")
         self.table = table
         self.priority = list(priority)
         self.order = priority_order(table, self.priority)
