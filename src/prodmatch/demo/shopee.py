@@ -39,6 +39,7 @@ import pandas as pd
 
 from prodmatch.demo.catalog import Product, build_catalog, make_title
 from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_of_group
+from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, write_csv
 
 DEFAULT_N_PRODUCTS = 600
@@ -352,13 +353,13 @@ def generate_demo(
     """
     start = time.perf_counter()
     if int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+        raise ArgumentError(f"seed must be >= 0, got {seed}")
     if n_products < 2:
-        raise ValueError(f"n_products must be >= 2 (train and test each need a product), got {n_products}")
+        raise ArgumentError(f"n_products must be >= 2 (train and test each need a product), got {n_products}")
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise ArgumentError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if images and image_size < 32:
-        raise ValueError(f"image_size must be >= 32 pixels, got {image_size}")
+        raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
     products = build_catalog(n_products, _rng(seed, _CATALOG))
     _split_families(products, test_fraction, _rng(seed, _SPLIT))
     _assign_label_groups(products, _rng(seed, _IDS, 1))
