@@ -87,7 +87,7 @@ def test_no_test_images_at_all_is_an_error_unless_asked_to_fall_back(image_setup
     message = capsys.readouterr().err
     assert "test_images: none of the" in message and "--allow-missing-images" in message
     assert not (tmp_path / "s.csv").exists()
-    with pytest.warns(ImageReadWarning, match="--allow-missing-images: the image-based source"):
+    with pytest.warns(ImageReadWarning, match="--allow-missing-images: every posting is left out of the image-based"):
         assert main([*args, "--allow-missing-images"]) == 0
     assert all(m == [pid] for pid, m in submission(tmp_path / "s.csv").items())
 

@@ -29,8 +29,8 @@ from prodmatch.search.features import Features
 
 
 def features_for_test(runs: dict[str, Path], recipe: Recipe, test: pd.DataFrame, images_dir: Path,
-                  batch_size: int | None = None, allow_missing_images: bool = False, progress: bool = False,
-                  log: Log = print) -> Features:
+                      batch_size: int | None = None, allow_missing_images: bool = False, progress: bool = False,
+                      log: Log = print) -> Features:
     """The Features the recipe's sources search for ``test`` (embeddings from ``runs``)."""
     if not runs:
         return Features.from_frame(test)
@@ -43,8 +43,8 @@ def features_for_test(runs: dict[str, Path], recipe: Recipe, test: pd.DataFrame,
     embedded = test_embeddings_for(runs, test, images_dir, batch_size, progress)
     n_unusable = int((~embedded.image_usable).sum())
     if image_names and n_unusable:
-        log(f"note: {n_unusable} of {len(test)} test postings have no usable image; "
-            f"{_image_sources(recipe, image_names)} leave them out (their phash from test.csv still counts)")
+        log(f"note: {n_unusable} of {len(test)} test postings have no usable image and are left out of "
+            f"{_image_sources(recipe, image_names)} (their phash from test.csv still counts)")
     usable = {name: embedded.image_usable for name in image_names}
     return Features.from_frame(test, embedded.vectors, usable)
 
@@ -67,8 +67,8 @@ def _without_images(runs: dict[str, Path], recipe: Recipe, test: pd.DataFrame, i
             f"but recipe '{recipe.name}' matches with an image model ({', '.join(image_names)}). Put the test images "
             "there, or pass --allow-missing-images to match by title and phash alone")
     paths = [images_dir / name for name in test["image"].astype(str)]
-    warnings.warn(f"{unreadable_summary(paths, problems)}; --allow-missing-images: {_image_sources(recipe, image_names)} are left out for every "
-                  "posting", ImageReadWarning, stacklevel=3)
+    warnings.warn(f"{unreadable_summary(paths, problems)}; --allow-missing-images: every posting is left out of "
+                  f"{_image_sources(recipe, image_names)}", ImageReadWarning, stacklevel=3)
     other_runs = {name: run for name, run in runs.items() if name not in image_names}
     vectors = test_embeddings_for(other_runs, test, images_dir, batch_size, progress).vectors if other_runs else {}
     never = np.zeros(len(test), dtype=bool)

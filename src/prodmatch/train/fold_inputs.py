@@ -100,7 +100,9 @@ class FoldInputs:
     def __init__(self, config: TrainConfig, data: FoldData, encoder, device: torch.device, is_main: bool = True,
                  log=print):
         self.config, self.device, self.is_main, self.log = config, device, is_main, log
-        self.channels_last = config.channels_last and config.model == "image" and device.type == "cuda"
+        # channels_last: faster convolutions on CUDA and on the CPU alike (EfficientNet-Lite0 on 2 CPU cores: the
+        # frozen-layer pass 18 -> 11 ms per 128 px image, training the last blocks 11 -> 6 ms)
+        self.channels_last = config.channels_last and config.model == "image"
         self.num_workers = default_num_workers(device) if config.num_workers is None else config.num_workers
         self.cache: ImageCache | None = None  # frozen image layers' outputs (freeze_layers + cache_frozen)
         if config.model == "image":
@@ -118,7 +120,7 @@ class FoldInputs:
         if cfg.freeze_layers and cfg.cache_frozen:
             started = time.time()
             self.cache = build_image_cache(encoder, self.train_paths, self.val_paths, cfg, self.device,
-                                           self.num_workers, cfg.progress and self.is_main)
+                                           self.num_workers, self.channels_last, cfg.progress and self.is_main)
             self.log(f"frozen-layer cache of {len(self.train_paths)} x {cfg.cached_views} train and "
                      f"{len(self.val_paths)} held-out images ready in {time.time() - started:.0f}s")
             self.train_set = CachedViews(self.cache.train_views, data.train_class, seed=cfg.seed)

@@ -54,20 +54,23 @@ class CachedViews(Dataset):
 
 def collate_features(items) -> dict:
     features, labels, index = zip(*items)
-    return {"inputs": {"features": torch.stack(features)}, "labels": torch.as_tensor(labels, dtype=torch.long),
+    batch = torch.stack(features)
+    if batch.ndim == 4:
+        batch = batch.contiguous(memory_format=torch.channels_last)  # a no-op cost next to the convolutions
+    return {"inputs": {"features": batch}, "labels": torch.as_tensor(labels, dtype=torch.long),
             "index": torch.as_tensor(index, dtype=torch.long)}
 
 
 @torch.inference_mode()
 def prefix_outputs(encoder, rows: ImageRows, device: torch.device, batch_size: int, num_workers: int,
-                   dtype: torch.dtype, desc: str, progress: bool = False, amp: bool = True,
-                   amp_dtype: str = "float16", flip: bool = False) -> torch.Tensor:
+                   dtype: torch.dtype, desc: str, channels_last: bool = False, progress: bool = False,
+                   amp: bool = True, amp_dtype: str = "float16", flip: bool = False) -> torch.Tensor:
     """The frozen part's output for every image of ``rows`` (in order), on the CPU in ``dtype``."""
     loader = DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=collate_images, pin_memory=device.type == "cuda")
     parts = []
     for batch in progress_bar(loader, desc, enabled=progress):
-        images = move_to(batch["inputs"], device)
+        images = move_to(batch["inputs"], device, channels_last)
         if flip:
             images = torch.flip(images, dims=[3])
         with autocast(device, amp, amp_dtype):
@@ -76,7 +79,7 @@ def prefix_outputs(encoder, rows: ImageRows, device: torch.device, batch_size: i
 
 
 def build_image_cache(encoder, train_paths: Sequence[Path], val_paths: Sequence[Path], config, device: torch.device,
-                      num_workers: int, progress: bool = False) -> ImageCache:
+                      num_workers: int, channels_last: bool = False, progress: bool = False) -> ImageCache:
     """Every cached version of the fold's images (see the module docstring)."""
     from prodmatch.models.transforms import eval_transform, train_transform
 
@@ -84,7 +87,7 @@ def build_image_cache(encoder, train_paths: Sequence[Path], val_paths: Sequence[
     plain = eval_transform(spec.image_size, spec.mean, spec.std)
     augmented = train_transform(spec.image_size, spec.mean, spec.std, config.augment)
     common = dict(device=device, batch_size=max(config.eval_batch_size, 1), num_workers=num_workers,
-                  progress=progress, amp=config.amp, amp_dtype=config.amp_dtype)
+                  channels_last=channels_last, progress=progress, amp=config.amp, amp_dtype=config.amp_dtype)
     views = []
     for version in range(config.cached_views):
         rows = ImageRows(train_paths, None, plain if version == 0 or config.augment <= 0 else augmented,
