@@ -3,10 +3,10 @@
 # fold 0 of an image and a text encoder (each printed against its training-free baseline), CV of the full recipe,
 # a validated full-recipe submission.csv and the HTML CV report. Runs on the CPU; a GPU is used when present.
 #
-#   ./scripts/demo.sh          the first run: about 4 minutes on a 2-core CPU from a fresh clone, set-up included
-#                              (the image model trains its last blocks on cached frozen-layer outputs)
+#   ./scripts/demo.sh          the first run: minutes on a 2-core CPU from a fresh clone, set-up included (the
+#                              image model trains its last blocks on cached frozen-layer outputs)
 #   ./scripts/demo.sh --full   longer, better settings: the whole image backbone fine-tuned on augmented images
-#                              (about 20 minutes on 2 cores); outputs in runs/demo-full/
+#                              (several times longer); outputs in runs/demo-full/
 #
 # Outputs go to runs/demo/ (DEMO_OUT=DIR to change). Timings: docs/benchmarks.md.
 set -euo pipefail
@@ -93,6 +93,6 @@ cat <<EOF
 Next:
    xdg-open $OUT/report.html
    .venv/bin/python -m prodmatch cv --data-dir $DATA --recipe text-phash --only-folds 0   # the same fold, no training
-   ./scripts/demo.sh --full                                                                # a better image model, ~20 min
+   ./scripts/demo.sh --full                                                                # a better image model, slower
    your own data: README.md, "Use"
 EOF

@@ -129,7 +129,12 @@ def test_the_submission_follows_the_rows_actually_in_test_csv(tiny_dir, tmp_path
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_the_tuning_table_projects_to_the_test_size_not_70000(tiny_dir, tmp_path):
+def test_the_tuning_table_projects_to_the_test_size_not_70000(tmp_path):
+    # a 9-row test set used to get a "test 70000" line (the CV table's default) before its own projection
+    from tests.conftest import write_tiny_kaggle_dir
+
+    data = write_tiny_kaggle_dir(tmp_path / "data", n_groups=400)  # > 1,000 rows: a size curve is fitted
     logged = []
-    submit(SubmitOptions(tiny_dir, tmp_path / "s.csv"), log=logged.append)
-    assert not any("70000" in line for line in logged)
+    submit(SubmitOptions(data, tmp_path / "s.csv"), log=logged.append)
+    projections = [line.split()[:2] for line in "\n".join(logged).splitlines() if line.strip().startswith("test ")]
+    assert projections == [["test", "9:"]]
