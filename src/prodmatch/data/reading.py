@@ -6,7 +6,6 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from prodmatch.data.validation import (
@@ -87,7 +86,8 @@ def multi_line_error(path: Path, consequence: str) -> DataValidationError | None
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
-        for row, cells in enumerate(reader):
+        records = (cells for cells in reader if any(cell.strip() for cell in cells))  # blank lines are no rows
+        for row, cells in enumerate(records):
             for position, cell in enumerate(cells):
                 if "\n" in cell or "\r" in cell:
                     column = header[position].strip() if position < len(header) else None

@@ -56,7 +56,8 @@ class ImageEncoder(nn.Module):
         if self.freeze_layers:
             blocks = self.blocks()
             if not 0 < self.freeze_layers <= len(blocks):
-                raise ValueError(f"freeze_layers must be in 1..{len(blocks)} for {spec.backbone}, got {self.freeze_layers}")
+                raise ValueError(f"freeze_layers must be in 1..{len(blocks)} for {spec.backbone}, "
+                                 f"got {self.freeze_layers}")
             for module in self.frozen_modules():
                 module.requires_grad_(False)
                 module.eval()
@@ -68,8 +69,8 @@ class ImageEncoder(nn.Module):
     def blocks(self) -> nn.Sequential:
         missing = [name for name in STAGED_PARTS if not hasattr(self.backbone, name)]
         if missing:
-            raise ValueError(f"freeze_layers needs an EfficientNet/MobileNet-style timm backbone ({', '.join(STAGED_PARTS)}); "
-                             f"{self.spec.backbone} has no {', '.join(missing)}")
+            raise ValueError(f"freeze_layers needs an EfficientNet/MobileNet-style timm backbone "
+                             f"({', '.join(STAGED_PARTS)}); {self.spec.backbone} has no {', '.join(missing)}")
         return self.backbone.blocks
 
     def frozen_modules(self) -> list[nn.Module]:

@@ -70,13 +70,14 @@ class Recipe:
         missing = [n for n in self.embeddings if n not in available]
         required = [n for n in missing if not (self.embeddings[n] or {}).get("optional", False)]
         if required:
-            raise MissingInputError(f"recipe '{self.name}' needs embedding(s) {required} and no trained run provides them")
+            raise ArgumentError(f"recipe '{self.name}' needs embedding(s) {required} and no trained run provides "
+                                "them")
         if not missing:
             return self, []
         spec = copy.deepcopy(self.spec)
         dropped = [s["name"] for s in spec["sources"] if set(s.get("embeddings", [])) & set(missing)]
         if len(dropped) == len(spec["sources"]):
-            raise MissingInputError(f"recipe '{self.name}': no source left without embeddings {missing}")
+            raise ArgumentError(f"recipe '{self.name}': no source left without embeddings {missing}")
         spec["sources"] = [s for s in spec["sources"] if s["name"] not in dropped]
         spec["priority"] = [p for p in spec.get("priority", []) if p not in dropped]
         spec["embeddings"] = {k: v for k, v in spec["embeddings"].items() if k not in missing}

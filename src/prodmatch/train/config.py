@@ -90,7 +90,8 @@ class TrainConfig:
     label_smoothing: float = field(default=0.0, metadata=_meta("cross-entropy label smoothing", float))
     amp: bool = field(default=True, metadata=_meta("mixed precision (CUDA only; CPU runs fp32)"))
     amp_dtype: str = field(default="float16", metadata=_meta("autocast dtype", str, ("float16", "bfloat16")))
-    channels_last: bool = field(default=True, metadata=_meta("channels_last memory format (image; faster on CUDA and CPU)"))
+    channels_last: bool = field(default=True, metadata=_meta(
+        "channels_last memory format (image; faster on CUDA and CPU)"))
     sync_bn: bool = field(default=False, metadata=_meta("SyncBatchNorm under multi-GPU DDP"))
     max_steps_per_epoch: int | None = field(default=None, metadata=_meta("cap steps per epoch (smoke runs)", int))
     # run
