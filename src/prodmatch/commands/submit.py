@@ -23,12 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixed-thresholds", action="store_true",
                         help="use the fold-size thresholds as they are (default: move them to the test size)")
     parser.add_argument("--timings-json", help="write per-stage seconds and peak RSS here (kernel rehearsals read it)")
+    parser.add_argument("--no-pair-model", action="store_true",
+                        help="match with the union of the sources only, even if a pair model won in CV")
 
 
 def run(args: argparse.Namespace) -> int:
     from prodmatch.pipeline.submit import SubmitOptions, submit
 
     result = submit(SubmitOptions(args.data_dir, args.out, args.recipe, args.thresholds, args.weights, args.folds,
-                                  args.n_folds, args.batch_size, args.fixed_thresholds, args.timings_json))
+                                  args.n_folds, args.batch_size, args.fixed_thresholds, args.timings_json,
+                                  pair_model=not args.no_pair_model))
     print(result.summary())
     return 0

@@ -1,8 +1,10 @@
 """``make_submission.py``: thresholds (given, or tuned by CV on train.csv), test embeddings, candidate search,
-matching, and a validated submission.csv -- each stage timed by one :class:`StageTimings`."""
+matching (the pair model's when it won in CV, else the union's), and a validated submission.csv -- each
+stage timed by one :class:`StageTimings`."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from prodmatch.cv import format_policy, format_size_curve
 from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.pair_matching import PairMatching, pair_candidates, predict_probability, probability_table
+from prodmatch.match.pair_model import PairModel
 from prodmatch.match.policy import MatchPolicy, PolicyApplier, match_lists
 from prodmatch.pipeline.policy import RunnablePolicy, load_runnable_thresholds
 from prodmatch.pipeline.runs import test_embeddings_for
@@ -34,6 +38,7 @@ class SubmitOptions:
     batch_size: int | None = None
     fixed_thresholds: bool = False
     timings_json: str | Path | None = None
+    pair_model: bool = True  # False (--no-pair-model): match with the union even if a pair model won in CV
 
 
 @dataclass
@@ -69,11 +74,25 @@ def match_postings(features: Features, recipe: Recipe, policy: MatchPolicy) -> t
     return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
 
 
+def match_postings_with_pair_model(features: Features, recipe: Recipe, model: PairModel, matching: PairMatching
+                                   ) -> tuple[list[list[str]], dict]:
+    """Match lists from the pair model's probabilities, and the seconds of each source's search, of the pair
+    features and of the model's predictions."""
+    found = pair_candidates(features, recipe.sources)
+    started = time.perf_counter()
+    probability = predict_probability(found.table, found.features, model)
+    seconds = {**found.seconds, "pair_model": time.perf_counter() - started}
+    table = probability_table(found.table, probability, matching.graph)
+    applier = PolicyApplier(table, matching.policy.priority)
+    mask = applier.mask(matching.policy)
+    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
+
+
 def _tuned_policy(options: SubmitOptions, log: Log) -> tuple[RunnablePolicy, Path]:
     """Tune on train.csv (size curve unless fixed thresholds) and save the thresholds beside the output."""
     recipe = load_recipe(options.recipe or "text-phash")
     tuned = tune(TuneOptions(options.data_dir, recipe, options.weights, options.folds, options.n_folds, nested=False,
-                             size_curve=not options.fixed_thresholds), log)
+                             size_curve=not options.fixed_thresholds, pair_model=options.pair_model), log)
     log(tuned.result.format_table())
     thresholds = tuned.thresholds(options.data_dir)
     saved = beside_submission(options.out)
@@ -100,13 +119,25 @@ def submit(options: SubmitOptions, log: Log = print) -> SubmitResult:
     if curve is not None and not options.fixed_thresholds:
         log(format_size_curve(curve, recipe, (len(test),)))
     policy = chosen.for_test_size(len(test), options.fixed_thresholds)
-    log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
+    pair, note = chosen.pair_model(options.pair_model)
+    if note:
+        log(f"note: {note}")
+    matching = None if pair is None else chosen.pair_for_test_size(pair, len(test), options.fixed_thresholds)
+    if matching is not None:
+        policy = matching.policy
+        log(f"pair model for {len(test)} test postings: {format_policy(policy, recipe)}, graph steps: "
+            f"{matching.graph.describe()}")
+    else:
+        log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
     with timings.stage(EMBED_STAGE):
         embedded = test_embeddings_for(chosen.runs, test, data.test_images, options.batch_size) if chosen.runs \
             else None
     features = Features.from_frame(test, embedded.vectors if embedded else None)
     with timings.stage(MATCH_STAGE):
-        matches, timings.search_seconds = match_postings(features, recipe, policy)
+        if matching is not None:
+            matches, timings.search_seconds = match_postings_with_pair_model(features, recipe, pair.model, matching)
+        else:
+            matches, timings.search_seconds = match_postings(features, recipe, policy)
     with timings.stage(WRITE_STAGE):
         write_submission(options.out, features.posting_ids, matches, test)
     timings.n_test, timings.recipe = len(test), recipe.name
