@@ -127,7 +127,7 @@ def test_nested_scores_with_no_graph_choice_agree(tiny):
 
 
 def test_size_check_searches_two_folds_together(tiny):
-    from prodmatch.cv.pair_size import searched_alone, searched_together, size_check
+    from prodmatch.cv.pair_size import searched, size_check
     from prodmatch.cv.pair_tuning import NO_GRAPH, tune_choices
 
     train, folds = tiny
@@ -135,16 +135,51 @@ def test_size_check_searches_two_folds_together(tiny):
     features = Features.from_frame(train)
     candidates = oof_pair_candidates(features, folds, recipe)
     oof = oof_pair_model(candidates, labels, folds)
-    alone = searched_alone(candidates, oof, folds, [(0, 1)])
-    together = searched_together(features, oof, folds, [(0, 1)], recipe)
+    alone = searched(features, oof, folds, [(0, 1)], recipe, together=False)
+    together = searched(features, oof, folds, [(0, 1)], recipe, together=True)
     in_pool = np.isin(folds, [0, 1])
     assert alone.table.n_query == together.table.n_query == int(in_pool.sum())
-    assert len(together.table) >= len(alone.table)  # the pool's pairs across its two folds come in
+    assert len(together.table) >= len(alone.table)  # pairs across the pool's two folds come in
+    # searched alone, the pool's folds are what the CV searched, predicted by fold 0's model
     expected = oof.models[0].predict(candidates.features.take(np.flatnonzero(in_pool[candidates.table.rows])))
     others = alone.table.rows != alone.table.cols
-    np.testing.assert_allclose(alone.probability[others], expected[others])
+    np.testing.assert_allclose(alone.probability[others], expected[others], rtol=1e-6)
     choices = {NO_GRAPH: tune_choices(candidates.table, oof.probability, labels, (NO_GRAPH,))[NO_GRAPH].matching}
-    check = size_check(features, candidates, oof, labels, folds, recipe, choices)
+    check = size_check(features, oof, labels, folds, recipe, choices)
     assert check.small_size == pytest.approx(np.mean([np.sum(folds == 0), np.sum(folds == 1)]))
     assert check.big_size == pytest.approx(in_pool.sum()) and check.logit_slope >= 0
     assert set(check.f1_at_big) == {"none"}
+
+
+def test_a_single_cv_fold_trains_out_of_group_wise_model_folds(tiny, monkeypatch):
+    from prodmatch.cv.pairs import MODEL_FOLDS, model_folds
+
+    train, folds = tiny
+    labels = train["label_group"].to_numpy()
+    one = np.zeros(len(train), dtype=np.int64)  # e.g. the only fold a trained embedding model covers
+    trained_out_of = model_folds(labels, one)
+    assert len(np.unique(trained_out_of)) == MODEL_FOLDS
+    assert all(len(np.unique(trained_out_of[labels == g])) == 1 for g in np.unique(labels))  # whole groups
+    np.testing.assert_array_equal(model_folds(labels, folds), folds)  # three CV folds are used as they are
+
+    candidates = oof_pair_candidates(Features.from_frame(train), one, load_recipe("text-phash"))
+    table = candidates.table
+    fit_rows = []
+    real_fit = pairs_module.fit_pair_model
+
+    def recording_fit(train_features, train_labels, valid_features, valid_labels, params=None):
+        fit_rows.append(train_features.values.copy())
+        return real_fit(train_features, train_labels, valid_features, valid_labels, params)
+
+    monkeypatch.setattr(pairs_module, "fit_pair_model", recording_fit)
+    oof_pair_model(candidates, labels, trained_out_of)
+    fold_ids = np.unique(trained_out_of)
+    for fold, fitted in zip(fold_ids, fit_rows):
+        unseen = (fold, early_stopping_fold(fold, fold_ids))
+        allowed = (table.rows != table.cols) & ~np.isin(trained_out_of[table.rows], unseen) \
+            & ~np.isin(trained_out_of[table.cols], unseen)
+        assert len(fitted) == int(allowed.sum())  # no pair touching the predicted or early-stopping fold
+    monkeypatch.undo()
+    result = run_cv(train, one, load_recipe("text-phash"), size_curve=False)
+    assert result.pair is not None and result.pair.nested is None and result.nested is None
+    assert result.use_pair_model == (result.pair.score.f1 > result.union_score.f1)

@@ -15,7 +15,7 @@ import numpy as np
 
 from prodmatch.cv.pair_size import SizeCheck, size_check
 from prodmatch.cv.pair_tuning import GRAPH_CHOICES, NO_GRAPH, TunedChoice, best_choice, nested_pair_scores, tune_choices
-from prodmatch.cv.pairs import final_pair_model, mean_importances, oof_pair_model
+from prodmatch.cv.pairs import final_pair_model, mean_importances, model_folds, oof_pair_model
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.graph import GraphSteps
 from prodmatch.match.pair_matching import PairCandidates, PairMatching, probability_table
@@ -72,10 +72,13 @@ def keep_graph_steps(nested_graph: MatchScore | None, nested_plain: MatchScore |
 
 def run_pair_cv(features: Features, candidates: PairCandidates, labels: np.ndarray, folds: np.ndarray,
                 recipe: Recipe, nested: bool = True, params: dict | None = None, progress: bool = False) -> PairCV:
+    """``folds``: the CV folds (each searched on its own); the model is trained out of :func:`model_folds`. The
+    nested estimate needs two CV folds or more."""
     labels, folds = np.asarray(labels), np.asarray(folds)
+    trained_out_of = model_folds(labels, folds)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    oof = oof_pair_model(candidates, labels, folds, params, progress)
+    oof = oof_pair_model(candidates, labels, trained_out_of, params, progress)
     model = final_pair_model(candidates, labels, max(int(round(float(np.mean(oof.rounds)))), 1), params)
     seconds["pair_model_fit"] = time.perf_counter() - started
 
@@ -84,13 +87,13 @@ def run_pair_cv(features: Features, candidates: PairCandidates, labels: np.ndarr
     choices = tune_choices(table, probability, labels, GRAPH_CHOICES, recipe.min2, recipe.cap)
     candidate = best_choice(choices)
     nested_plain = nested_graph = None
-    if nested:
+    if nested and len(np.unique(folds)) > 1:
         both = nested_pair_scores(table, probability, labels, folds, GRAPH_CHOICES, recipe.min2, recipe.cap)
         nested_plain, nested_graph = both.plain, both.chosen
     seconds["pair_tuning"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    size = size_check(features, candidates, oof, labels, folds, recipe,
+    size = size_check(features, oof, labels, trained_out_of, recipe,
                       {steps: choices[steps].matching for steps in {NO_GRAPH, candidate}})
     seconds["pair_size_check"] = time.perf_counter() - started
 

@@ -6,6 +6,7 @@ together (twice a fold's size) are predicted by the model of the first fold, whi
 best threshold there against the best on the same folds searched alone gives the slope in logit units per
 doubling (:class:`~prodmatch.match.pair_matching.PairMatching` moves its threshold, min2 floor and two-hop
 edge level by it). The same pools check that a graph step which wins at fold size still wins at twice it.
+The folds here are the model folds (:func:`prodmatch.cv.pairs.model_folds`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
 from prodmatch.match.graph import GraphSteps
 from prodmatch.match.pair_matching import (
-    PairCandidates,
     PairMatching,
     logit,
     pair_candidates,
@@ -73,31 +73,18 @@ def _pool_model(oof: OOFPairModel, fold_ids: np.ndarray, pool: tuple):
     return oof.models[int(np.searchsorted(fold_ids, pool[0]))]
 
 
-def searched_alone(candidates: PairCandidates, oof: OOFPairModel, folds: np.ndarray, pools: list[tuple]) -> Pooled:
-    """The pools' folds as CV searched them (each alone), predicted by their pool's model."""
-    fold_ids = np.unique(folds)
-    in_pool = np.isin(folds, [f for pool in pools for f in pool])
-    kept = np.flatnonzero(in_pool[candidates.table.rows])  # pairs never cross folds
-    pair_fold = folds[candidates.table.rows[kept]]
-    probability = np.empty(len(kept), dtype=np.float32)
-    for pool in pools:
-        here = np.isin(pair_fold, pool)
-        probability[here] = _pool_model(oof, fold_ids, pool).predict(candidates.features.take(kept[here]))
-    table = candidates.table.subset(in_pool)
-    probability[table.rows == table.cols] = 1.0
-    return Pooled(table, probability)
-
-
-def searched_together(features: Features, oof: OOFPairModel, folds: np.ndarray, pools: list[tuple],
-                      recipe: Recipe) -> Pooled:
-    """Each pool's folds searched as one set of postings, predicted by the pool's model."""
+def searched(features: Features, oof: OOFPairModel, folds: np.ndarray, pools: list[tuple], recipe: Recipe,
+             together: bool) -> Pooled:
+    """The pools' rows searched in sets -- each pool as one set (``together``) or each of its folds on its
+    own -- and predicted by the pool's model."""
     fold_ids = np.unique(folds)
     in_pool = np.isin(folds, [f for pool in pools for f in pool])
     renumber = np.cumsum(in_pool) - 1
     m = int(in_pool.sum())
+    sets = [(pool, pool) for pool in pools] if together else [((f,), pool) for pool in pools for f in pool]
     keys, scores, probability = [], [], []
-    for pool in pools:
-        index = np.flatnonzero(np.isin(folds, pool))
+    for members, pool in sets:
+        index = np.flatnonzero(np.isin(folds, members))
         found = pair_candidates(features.subset(index), recipe.sources)
         keys.append(renumber[index[found.table.rows]] * m + renumber[index[found.table.cols]])
         scores.append(found.table.scores)
@@ -109,10 +96,10 @@ def searched_together(features: Features, oof: OOFPairModel, folds: np.ndarray, 
     return Pooled(CandidateTable(all_keys // m, all_keys % m, columns, m, m), np.concatenate(probability)[order])
 
 
-def size_check(features: Features, candidates: PairCandidates, oof: OOFPairModel, labels: np.ndarray,
-               folds: np.ndarray, recipe: Recipe, choices: dict[GraphSteps, PairMatching]) -> SizeCheck:
-    """Search pairs of folds together (twice a fold's size), predict them with a fold model fit on neither,
-    and compare the best threshold there with the best on the same folds searched alone.
+def size_check(features: Features, oof: OOFPairModel, labels: np.ndarray, folds: np.ndarray, recipe: Recipe,
+               choices: dict[GraphSteps, PairMatching]) -> SizeCheck:
+    """Search pairs of model folds together (twice a fold's size), predict them with a fold model fit on
+    neither, and compare the best threshold there with the best on the same folds searched alone.
 
     ``choices``: graph choice -> its matching tuned at fold size; each is moved to the big size with the
     measured slope and scored there.
@@ -122,8 +109,8 @@ def size_check(features: Features, candidates: PairCandidates, oof: OOFPairModel
     small_size = float(np.mean([np.sum(folds == f) for pool in pools for f in pool]))
     big_size = float(np.mean([np.sum(np.isin(folds, pool)) for pool in pools]))
     pool_labels = labels[np.isin(folds, [f for pool in pools for f in pool])]
-    small = searched_alone(candidates, oof, folds, pools)
-    big = searched_together(features, oof, folds, pools, recipe)
+    small = searched(features, oof, folds, pools, recipe, together=False)
+    big = searched(features, oof, folds, pools, recipe, together=True)
     small_policy, _, _ = tune_threshold(small.table, small.probability, pool_labels, NO_GRAPH, recipe.min2, recipe.cap)
     big_policy, _, _ = tune_threshold(big.table, big.probability, pool_labels, NO_GRAPH, recipe.min2, recipe.cap)
     small_t, big_t = small_policy.thresholds[PAIR_COLUMN], big_policy.thresholds[PAIR_COLUMN]

@@ -7,6 +7,11 @@
    fold, so thresholds tuned on them are honest. The model shipped is fit on all folds with the mean of the
    early-stopped rounds (:func:`final_pair_model`).
 
+The model folds are the CV folds when there are at least three. A CV of fewer folds (e.g. the one fold a
+trained embedding model covers) gets its rows split group-wise into :data:`MODEL_FOLDS` model folds
+(:func:`model_folds`); its pairs may then join two model folds, so a fold's model is fit only on pairs with
+neither posting in the fold (nor in its early-stopping fold) and predicts every pair whose query is in it.
+
 Tuning on the probabilities is :mod:`prodmatch.cv.pair_tuning`; the whole pair-model CV,
 :func:`prodmatch.cv.pair_cv.run_pair_cv`.
 """
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prodmatch.data.folds import fold_of_group
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.pair_features import PairFeatures
 from prodmatch.match.pair_matching import PairCandidates, pair_candidates
@@ -25,6 +31,8 @@ from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
 
 MIN_FOLDS = 3  # one fold predicted, one to early-stop on, at least one to fit on
+MODEL_FOLDS = 5  # model folds when the CV has fewer than MIN_FOLDS folds
+MODEL_FOLD_SALT = "pair-model"
 
 
 def oof_pair_candidates(features: Features, folds: np.ndarray, recipe: Recipe, progress: bool = False
@@ -72,24 +80,37 @@ def early_stopping_fold(fold, fold_ids: np.ndarray):
     return fold_ids[(position + 1) % len(fold_ids)]
 
 
+def model_folds(labels: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """The folds the pair model is trained out of: the CV folds, or a group-wise hash split of the rows into
+    :data:`MODEL_FOLDS` when the CV has fewer than :data:`MIN_FOLDS`."""
+    folds = np.asarray(folds)
+    if len(np.unique(folds)) >= MIN_FOLDS:
+        return folds
+    unique, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    return np.array([fold_of_group(g, MODEL_FOLDS, MODEL_FOLD_SALT) for g in unique], dtype=np.int64)[inverse]
+
+
 def oof_pair_model(candidates: PairCandidates, labels: np.ndarray, folds: np.ndarray, params: dict | None = None,
                    progress: bool = False) -> OOFPairModel:
+    """``folds``: the model folds (:func:`model_folds`), one per row."""
     table = candidates.table
+    folds = np.asarray(folds)
     fold_ids = np.unique(folds)
     if len(fold_ids) < MIN_FOLDS:
         raise ValueError(f"the out-of-fold pair model needs at least {MIN_FOLDS} folds, got {len(fold_ids)}")
-    pair_fold = np.asarray(folds)[table.rows]
+    row_fold, col_fold = folds[table.rows], folds[table.cols]
     others = table.rows != table.cols
     hit = pair_labels(table, labels)
     probability = np.ones(len(table), dtype=np.float32)
     rounds, models = [], []
     for fold in fold_ids:
         stop_fold = early_stopping_fold(fold, fold_ids)
-        fit = np.flatnonzero(others & (pair_fold != fold) & (pair_fold != stop_fold))
-        stop = np.flatnonzero(others & (pair_fold == stop_fold))
+        unseen = (fold, stop_fold)
+        fit = np.flatnonzero(others & ~np.isin(row_fold, unseen) & ~np.isin(col_fold, unseen))
+        stop = np.flatnonzero(others & (row_fold == stop_fold) & (col_fold != fold))
         model = fit_pair_model(candidates.features.take(fit), hit[fit], candidates.features.take(stop), hit[stop],
                                params)
-        held_out = np.flatnonzero(others & (pair_fold == fold))
+        held_out = np.flatnonzero(others & (row_fold == fold))
         probability[held_out] = model.predict(candidates.features.take(held_out))
         rounds.append(model.rounds)
         models.append(model)

@@ -24,7 +24,7 @@ from prodmatch.artifacts.thresholds import PairThresholds, Thresholds
 from prodmatch.cv.format import format_pair_model, format_size_curve, format_table
 from prodmatch.cv.oof import oof_candidates
 from prodmatch.cv.pair_cv import PairCV, run_pair_cv
-from prodmatch.cv.pairs import MIN_FOLDS, oof_pair_candidates
+from prodmatch.cv.pairs import oof_pair_candidates
 from prodmatch.cv.size_curve import tune_size_curve
 from prodmatch.cv.tune import nested_score, tune_policy
 from prodmatch.match.candidates import CandidateTable
@@ -36,6 +36,9 @@ from prodmatch.match.size_aware import SizeCurve
 from prodmatch.metrics import MatchScore, row_scores_from_counts
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
+
+
+MIN_PAIR_MODEL_GROUPS = 20  # fewer label groups cannot fill the pair model's folds
 
 
 @dataclass
@@ -134,7 +137,8 @@ def run_cv(
     started = time.perf_counter()
     folds = np.asarray(folds)
     features = Features.from_frame(train, embeddings)
-    with_pairs = pair_model and recipe.wants_pair_model and lightgbm_available() and len(np.unique(folds)) >= MIN_FOLDS
+    with_pairs = (pair_model and recipe.wants_pair_model and lightgbm_available()
+                  and train["label_group"].nunique() >= MIN_PAIR_MODEL_GROUPS)
     if with_pairs:
         candidates = oof_pair_candidates(features, folds, recipe, progress=progress)
         table, timings = select_pairs(candidates.table, proposed_pairs(candidates.table)), dict(candidates.seconds)

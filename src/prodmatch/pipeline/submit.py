@@ -88,6 +88,19 @@ def match_postings_with_pair_model(features: Features, recipe: Recipe, model: Pa
     return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
 
 
+def _pair_matching(chosen: RunnablePolicy, options: SubmitOptions, n_test: int, recipe: Recipe, log: Log):
+    """The pair model and its matching for ``n_test`` postings, or (None, None) when the union matches."""
+    pair, note = chosen.pair_model(options.pair_model)
+    if note:
+        log(f"note: {note}")
+    if pair is None:
+        return None, None
+    matching = chosen.pair_for_test_size(pair, n_test, options.fixed_thresholds)
+    log(f"pair model for {n_test} test postings: {format_policy(matching.policy, recipe)}, graph steps: "
+        f"{matching.graph.describe()}")
+    return pair, matching
+
+
 def _tuned_policy(options: SubmitOptions, log: Log) -> tuple[RunnablePolicy, Path]:
     """Tune on train.csv (size curve unless fixed thresholds) and save the thresholds beside the output."""
     recipe = load_recipe(options.recipe or "text-phash")
@@ -119,16 +132,11 @@ def submit(options: SubmitOptions, log: Log = print) -> SubmitResult:
     if curve is not None and not options.fixed_thresholds:
         log(format_size_curve(curve, recipe, (len(test),)))
     policy = chosen.for_test_size(len(test), options.fixed_thresholds)
-    pair, note = chosen.pair_model(options.pair_model)
-    if note:
-        log(f"note: {note}")
-    matching = None if pair is None else chosen.pair_for_test_size(pair, len(test), options.fixed_thresholds)
-    if matching is not None:
-        policy = matching.policy
-        log(f"pair model for {len(test)} test postings: {format_policy(policy, recipe)}, graph steps: "
-            f"{matching.graph.describe()}")
-    else:
+    pair, matching = _pair_matching(chosen, options, len(test), recipe, log)
+    if matching is None:
         log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
+    else:
+        policy = matching.policy
     with timings.stage(EMBED_STAGE):
         embedded = test_embeddings_for(chosen.runs, test, data.test_images, options.batch_size) if chosen.runs \
             else None

@@ -184,8 +184,8 @@ def _cv_table(ctx: ReportContext) -> str:
         threshold = row["threshold"]
         cells = []
         for s in sources:
-            if isinstance(threshold, dict):
-                cells.append(f"<td>{_threshold_cell(ctx.outcome, s, threshold.get(s))}</td>")
+            if isinstance(threshold, dict) and s in threshold:
+                cells.append(f"<td>{_threshold_cell(ctx.outcome, s, threshold[s])}</td>")
             elif row["source"] == s:
                 cells.append(f"<td>{_threshold_cell(ctx.outcome, s, threshold)}</td>")
             else:
