@@ -75,3 +75,20 @@ def test_pair_features_fail_loudly_on_bad_input():
     with pytest.raises(ValueError, match="same columns"):
         PairFeatures.concat([PairFeatures(["x"], np.zeros((1, 1), np.float32)),
                              PairFeatures(["y"], np.zeros((1, 1), np.float32))])
+
+
+def test_embedding_sources_give_their_cosine_for_every_pair():
+    from prodmatch.search.dense import l2_normalize
+    from prodmatch.search.sources import EmbeddingSource
+
+    rng = np.random.default_rng(0)
+    text = l2_normalize(rng.standard_normal((5, 8)).astype(np.float32))
+    features = Features.from_frame(FRAME, {"text": text})
+    sources = [EmbeddingSource("text", ["text"], k=2, min_score=-1.0, backend="numpy"), PhashSource(max_distance=8)]
+    neighbours, vectors, _ = search_all_with_vectors(sources, features)
+    table = with_reverse_pairs(CandidateTable.from_sources(neighbours))
+    found = pair_features(table, features.titles, sources, vectors)
+    np.testing.assert_allclose(found.column("text.score"), np.einsum("ij,ij->i", text[table.rows], text[table.cols]),
+                               rtol=1e-5, atol=1e-6)
+    unproposed = found.column("text.proposed") == 0
+    assert unproposed.any() and np.isnan(found.column("text.rank_ab")[unproposed]).all()

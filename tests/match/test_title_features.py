@@ -92,3 +92,13 @@ def test_features_do_not_depend_on_the_chunk_size(monkeypatch):
 def test_pairs_must_be_int64():
     with pytest.raises(TypeError, match="int64"):
         title_pair_features(TITLES, np.array([0], np.int32), np.array([1], np.int32))
+
+
+def test_the_reverse_pairs_give_the_second_side_without_computing_it():
+    pairs = [(a, b) for a in range(len(TITLES)) for b in range(len(TITLES))]
+    reverse = np.array([pairs.index((b, a)) for a, b in pairs], dtype=np.int64)
+    rows = np.array([a for a, _ in pairs], dtype=np.int64)
+    cols = np.array([b for _, b in pairs], dtype=np.int64)
+    with_reverse = title_pair_features(TITLES, rows, cols, reverse)
+    for name, values in features_of(pairs).items():
+        np.testing.assert_array_equal(with_reverse[name], values, err_msg=name)

@@ -94,7 +94,7 @@ def run_pair_cv(features: Features, candidates: PairCandidates, labels: np.ndarr
 
     started = time.perf_counter()
     size = size_check(features, oof, labels, trained_out_of, recipe,
-                      {steps: choices[steps].matching for steps in {NO_GRAPH, candidate}})
+                      {steps: choices[steps].matching for steps in dict.fromkeys([NO_GRAPH, candidate])})
     seconds["pair_size_check"] = time.perf_counter() - started
 
     chosen = candidate if keep_graph_steps(nested_graph, nested_plain, size, candidate) else NO_GRAPH

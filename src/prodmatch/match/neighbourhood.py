@@ -35,10 +35,12 @@ def reverse_positions(table: CandidateTable) -> np.ndarray:
 def ranks_within_rows(table: CandidateTable, score: np.ndarray) -> np.ndarray:
     """1 for a row's best-scoring other candidate, 2 for the next...; NaN for self pairs and unproposed pairs.
 
-    Ties are broken by column, so ranks are a strict order."""
+    Ties are broken by column, so ranks are a strict order (the table must be sorted by (row, col), as
+    every CandidateTable is)."""
     proposed = np.isfinite(score) & (table.rows != table.cols)
     positions = np.flatnonzero(proposed)
-    order = positions[np.lexsort((table.cols[positions], -score[positions], table.rows[positions]))]
+    # the table is sorted by (row, col) and lexsort is stable, so equal scores stay in column order
+    order = positions[np.lexsort((-score[positions], table.rows[positions]))]
     rows = table.rows[order]
     ranks = np.full(len(table), np.nan, dtype=np.float32)
     if len(order):

@@ -107,5 +107,5 @@ def pair_features(table: CandidateTable, titles: list[str], sources: list, vecto
     for source in sources:
         exact = source.score_pairs(vectors[source.name], table.rows, table.cols).astype(np.float32, copy=False)
         columns.update(source_pair_features(table, source.name, exact, density_levels(source.scale), reverse))
-    columns.update(title_pair_features(titles, table.rows, table.cols))
+    columns.update(title_pair_features(titles, table.rows, table.cols, reverse))
     return PairFeatures.from_columns(columns)

@@ -152,9 +152,11 @@ class SharedTokens:
     only_b_max_idf: np.ndarray
 
 
-def shared_tokens(stats: TitleStats, rows: np.ndarray, cols: np.ndarray) -> SharedTokens:
+def shared_tokens(stats: TitleStats, rows: np.ndarray, cols: np.ndarray, reverse: np.ndarray | None = None
+                  ) -> SharedTokens:
     """One element-wise product of the two titles' token rows per chunk of pairs; every shared figure is read
-    off it with matrix-vector products and per-row maxima."""
+    off it with matrix-vector products and per-row maxima. ``reverse`` (each pair's reverse position, all
+    present) lets the second side's figures be read off the reverse pair instead of computed again."""
     n = len(rows)
     out = SharedTokens(*(np.empty(n, np.float32) for _ in range(4)), np.empty((n, 3), np.float32),
                        *(np.empty(n, np.float32) for _ in range(3)))
@@ -170,7 +172,10 @@ def shared_tokens(stats: TitleStats, rows: np.ndarray, cols: np.ndarray) -> Shar
         out.per_class[part] = both @ stats.classes
         out.units[part] = row_totals(sp.csr_matrix(stats.units[rows[part]].multiply(stats.units[cols[part]])))
         out.only_a_max_idf[part] = row_max_weight(sp.csr_matrix(a - both), stats.idf)
-        out.only_b_max_idf[part] = row_max_weight(sp.csr_matrix(b - both), stats.idf)
+        if reverse is None:
+            out.only_b_max_idf[part] = row_max_weight(sp.csr_matrix(b - both), stats.idf)
+    if reverse is not None:
+        out.only_b_max_idf[:] = out.only_a_max_idf[reverse]
     return out
 
 
@@ -186,12 +191,16 @@ def class_features(prefix: str, n_a: np.ndarray, n_b: np.ndarray, shared: np.nda
     }
 
 
-def title_pair_features(titles: list[str], rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
-    """Every title feature of the pairs (rows[i], cols[i]) of ``titles``, name -> float32 per pair."""
+def title_pair_features(titles: list[str], rows: np.ndarray, cols: np.ndarray, reverse: np.ndarray | None = None
+                        ) -> dict[str, np.ndarray]:
+    """Every title feature of the pairs (rows[i], cols[i]) of ``titles``, name -> float32 per pair.
+    ``reverse``: the position of each pair's reverse, when every pair has one (a symmetric table)."""
     if rows.dtype != np.int64 or cols.dtype != np.int64:
         raise TypeError(f"rows/cols must be int64, got {rows.dtype}/{cols.dtype}")
+    if reverse is not None and (reverse < 0).any():
+        reverse = None  # some pair lacks its reverse: compute both sides
     stats = title_stats(titles)
-    shared = shared_tokens(stats, rows, cols)
+    shared = shared_tokens(stats, rows, cols, reverse)
     union = stats.n_tokens[rows] + stats.n_tokens[cols] - shared.count
     idf_union = stats.idf_total[rows] + stats.idf_total[cols] - shared.idf
     norms = stats.idf_norm[rows] * stats.idf_norm[cols]
