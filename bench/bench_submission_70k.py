@@ -7,6 +7,10 @@ a temporary folder outside the repo (competition data never enters the project),
 Targets on the 2-core dev machine: <= 90 s wall, <= 6 GB peak RSS.
 
     python bench/bench_submission_70k.py --data-dir ../shared/data/shopee [--rows 70000] [--recipe text-phash]
+        [--thresholds runs/cv/shopee-text-phash/thresholds.json] [--no-pair-model]
+
+With --thresholds the tuning step is skipped, so the wall time is inference alone (search, pair features and
+model, matching, writing); --no-pair-model matches with the union as before the pair model.
 
 It also scores the submission against the perturbed copies' label groups (the test is built from train
 groups, so it is a check that matching still works at that size, not a held-out score).
@@ -36,6 +40,8 @@ def main() -> int:
     parser.add_argument("--max-wall-s", type=float, default=90.0)
     parser.add_argument("--max-rss-gb", type=float, default=6.0)
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--thresholds", help="thresholds.json to match with (skips tuning)")
+    parser.add_argument("--no-pair-model", action="store_true", help="match with the union only")
     args = parser.parse_args()
 
     from prodmatch.data import DataDir
@@ -52,7 +58,11 @@ def main() -> int:
         os.symlink(data.train_csv.resolve(), bench_dir / "train.csv")
         out = bench_dir / "submission.csv"
         command = [sys.executable, str(REPO / "make_submission.py"), "--data-dir", str(bench_dir),
-                   "--recipe", args.recipe, "--out", str(out)]
+                   "--recipe", args.recipe, "--out", str(out), "--timings-json", str(bench_dir / "timings.json")]
+        if args.thresholds:
+            command += ["--thresholds", str(Path(args.thresholds).resolve())]
+        if args.no_pair_model:
+            command.append("--no-pair-model")
         print("running:", " ".join(command), flush=True)
         started = time.perf_counter()
         completed = subprocess.run(command, cwd=bench_dir, text=True, capture_output=True)
@@ -64,11 +74,15 @@ def main() -> int:
         peak_rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
         import pandas as pd
 
+        stages = json.loads((bench_dir / "timings.json").read_text())
         submission = pd.read_csv(out)
         predictions = dict(zip(submission["posting_id"], submission["matches"]))
         score = score_match_lists(predictions, truth_from_labels(postings["posting_id"], postings["label_group"]))
     figures = {"rows": args.rows, "recipe": args.recipe, "wall_s": round(wall, 1), "peak_rss_gb": round(peak_rss_gb, 2),
-               "f1_vs_copied_groups": round(score.f1, 4), "cpu_count": os.cpu_count()}
+               "f1_vs_copied_groups": round(score.f1, 4), "cpu_count": os.cpu_count(),
+               "stage_seconds": {k: round(v, 1) for k, v in stages["seconds"].items()},
+               "search_seconds": {k: round(v, 1) for k, v in stages["search_seconds"].items()},
+               "thresholds": args.thresholds, "pair_model": not args.no_pair_model}
     print(json.dumps(figures))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")

@@ -60,3 +60,32 @@ def test_optional_embeddings_without_runs_drop_their_sources():
                                  "sources": [{"type": "embedding", "name": "e", "embeddings": ["img"]}]})
     with pytest.raises(ValueError, match="needs embedding"):
         required.restrict_to(set())
+
+
+def test_the_pair_model_section():
+    from prodmatch.search.scales import ProbabilityScale
+
+    for name in ("text-phash", "full"):
+        recipe = load_recipe(name)
+        assert recipe.wants_pair_model and recipe.pair_model == {"use": "auto"} and recipe.pair_model_params == {}
+        assert isinstance(recipe.scale_of("pair"), ProbabilityScale)
+    assert not load_recipe("text-phash-char").wants_pair_model
+    never = load_recipe("text-phash", overrides={"pair_model": {"use": "never", "params": {"num_leaves": 15}}})
+    assert not never.wants_pair_model and never.pair_model_params == {"num_leaves": 15}
+    assert never.restrict_to(set())[0].pair_model == never.pair_model  # carried by the spec
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"use": "sometimes"}, "pair_model.use must be one of"),
+    ({"use": "auto", "rounds": 3}, "unknown key"),
+    ({"params": [1, 2]}, "params must be a mapping"),
+    ("yes", "must be a mapping"),
+])
+def test_bad_pair_model_sections_are_refused(section, message):
+    with pytest.raises(ValueError, match=message):
+        recipe_from_dict({"name": "r", "sources": [{"type": "tfidf"}], "pair_model": section})
+
+
+def test_no_source_may_take_the_pair_models_column():
+    with pytest.raises(ValueError, match="pair model's column"):
+        recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "name": "pair"}]})

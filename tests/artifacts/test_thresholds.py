@@ -32,3 +32,26 @@ def test_bad_files_are_named(tmp_path):
 
 def test_the_side_file_of_a_submission():
     assert beside_submission("out/submission.csv").as_posix() == "out/submission.thresholds.json"
+
+
+def test_the_pair_model_travels_inside_the_file(tmp_path):
+    pytest.importorskip("lightgbm")
+    from prodmatch.artifacts.thresholds import PairThresholds
+    from prodmatch.match.graph import GraphSteps
+    from prodmatch.match.pair_features import PairFeatures
+    from prodmatch.match.pair_matching import PairMatching, pair_policy
+    from prodmatch.match.pair_model import fit_pair_model_rounds
+
+    rng = np.random.default_rng(0)
+    features = PairFeatures(["a", "b"], rng.random((200, 2), dtype=np.float32))
+    model = fit_pair_model_rounds(features, features.values[:, 0] > 0.5, rounds=5)
+    matching = PairMatching(pair_policy(0.6, min2_floor=0.3), GraphSteps(two_hop_edge=0.7), 5400.0, 0.8)
+    saved = Thresholds(MatchPolicy({"tfidf": 0.5, "phash": 0.9}), load_recipe("text-phash"),
+                       pair=PairThresholds(model, matching, use=True, cv={"pair_nested_f1": 0.88}))
+    write_thresholds(tmp_path / "t.json", saved)
+    loaded = read_thresholds(tmp_path / "t.json")
+    assert loaded.policy == saved.policy and loaded.pair.use and loaded.pair.matching == matching
+    assert loaded.pair.cv == {"pair_nested_f1": 0.88}
+    np.testing.assert_array_equal(loaded.pair.model.predict(features), model.predict(features))
+    write_thresholds(tmp_path / "u.json", Thresholds(saved.policy, saved.recipe))
+    assert read_thresholds(tmp_path / "u.json").pair is None

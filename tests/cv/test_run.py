@@ -96,8 +96,9 @@ def test_a_tiny_train_set_says_what_its_score_cannot_tell(tmp_path):
     assert "no label_group among the 1 CV rows has 2 or more postings" in text
     assert "nested estimate skipped: the CV rows are all in one fold" in text
     assert "size curve skipped: 1 rows give 0 pool size(s)" in text
+    assert "pair model skipped" in text and "matching uses the union" in text
     out = save_cv(result, tmp_path / "cv")
-    assert len(json.loads((out / "cv.json").read_text())["notes"]) == 3
+    assert len(json.loads((out / "cv.json").read_text())["notes"]) == 4
 
 
 def test_enough_matching_groups_leave_no_note(tiny_dir):

@@ -44,7 +44,8 @@ def test_make_submission_script_on_the_real_three_row_test(shopee_dir, tmp_path)
 
 def test_submit_returns_its_stages_and_writes_the_timings_schema(tiny_dir, tmp_path):
     logged = []
-    result = submit(SubmitOptions(tiny_dir, tmp_path / "s.csv", timings_json=tmp_path / "t.json"), log=logged.append)
+    result = submit(SubmitOptions(tiny_dir, tmp_path / "s.csv", timings_json=tmp_path / "t.json", pair_model=False),
+                    log=logged.append)
     assert list(result.timings.seconds) == ["tune_cv", "embed", "match", "write+validate"]
     assert set(result.timings.search_seconds) == {"tfidf", "phash"} and result.thresholds_saved.is_file()
     saved = read_timings(tmp_path / "t.json")
@@ -137,4 +138,49 @@ def test_the_tuning_table_projects_to_the_test_size_not_70000(tmp_path):
     logged = []
     submit(SubmitOptions(data, tmp_path / "s.csv"), log=logged.append)
     projections = [line.split()[:2] for line in "\n".join(logged).splitlines() if line.strip().startswith("test ")]
-    assert projections == [["test", "9:"]]
+    assert projections and all(projection == ["test", "9:"] for projection in projections)  # size curve, pair model
+
+
+def _thresholds_with_pair_model(tiny_dir, tmp_path, use: bool):
+    """Tune on the tiny train set, then mark the pair model as the CV winner (or not) in the saved file."""
+    from prodmatch.artifacts.thresholds import read_thresholds, write_thresholds
+
+    submit(SubmitOptions(tiny_dir, tmp_path / "tuned.csv"), log=lambda line: None)
+    thresholds = read_thresholds(tmp_path / "tuned.thresholds.json")
+    assert thresholds.pair is not None and thresholds.pair.model.model_text
+    thresholds.pair.use = use
+    write_thresholds(tmp_path / "pair.json", thresholds)
+    return tmp_path / "pair.json"
+
+
+def test_submit_matches_with_the_pair_model_when_it_won_in_cv(tiny_dir, tmp_path):
+    pytest.importorskip("lightgbm")
+    path = _thresholds_with_pair_model(tiny_dir, tmp_path, use=True)
+    logged = []
+    result = submit(SubmitOptions(tiny_dir, tmp_path / "p.csv", thresholds=path), log=logged.append)
+    assert set(result.timings.search_seconds) == {"tfidf", "phash", "pair_features", "pair_model"}
+    assert list(result.policy.thresholds) == ["pair"]
+    assert any(line.startswith("pair model for 9 test postings: pair=p>=") for line in logged)
+    sub = pd.read_csv(tmp_path / "p.csv")
+    assert all(pid in m.split() for pid, m in zip(sub["posting_id"], sub["matches"]))
+
+    logged.clear()
+    union = submit(SubmitOptions(tiny_dir, tmp_path / "u.csv", thresholds=path, pair_model=False), log=logged.append)
+    assert set(union.timings.search_seconds) == {"tfidf", "phash"} and "pair" not in union.policy.thresholds
+    assert any("--no-pair-model" in line for line in logged)
+
+
+def test_without_lightgbm_or_a_cv_win_the_union_matches(tiny_dir, tmp_path, monkeypatch):
+    pytest.importorskip("lightgbm")
+    import prodmatch.pipeline.policy as policy_module
+
+    won = _thresholds_with_pair_model(tiny_dir, tmp_path, use=True)
+    monkeypatch.setattr(policy_module, "lightgbm_available", lambda: False)
+    logged = []
+    result = submit(SubmitOptions(tiny_dir, tmp_path / "a.csv", thresholds=won), log=logged.append)
+    assert "pair" not in result.policy.thresholds and any("LightGBM is not installed" in line for line in logged)
+    monkeypatch.undo()
+    lost = _thresholds_with_pair_model(tiny_dir, tmp_path, use=False)
+    logged.clear()
+    result = submit(SubmitOptions(tiny_dir, tmp_path / "b.csv", thresholds=lost), log=logged.append)
+    assert "pair" not in result.policy.thresholds and any("did not beat the union" in line for line in logged)

@@ -11,11 +11,12 @@ from prodmatch.data import DataDir, assign_folds
 from prodmatch.recipes import load_recipe
 
 
-def make_cv_folder(data_dir: Path, out: Path, n_folds: int = 3) -> Path:
-    """What ``prodmatch cv --data-dir data_dir --out out`` writes, with hashed folds."""
+def make_cv_folder(data_dir: Path, out: Path, n_folds: int = 3, pair_model: bool = False) -> Path:
+    """What ``prodmatch cv --data-dir data_dir --out out`` writes, with hashed folds (``--no-pair-model``
+    unless ``pair_model``: most report tests are about the union's report)."""
     train = DataDir.of(data_dir).read_train()
     folds = assign_folds(train, n_folds)["fold"].to_numpy()
-    result = run_cv(train, folds, load_recipe("text-phash"))
+    result = run_cv(train, folds, load_recipe("text-phash"), pair_model=pair_model)
     return save_cv(result, out, extra_meta={"data_dir": str(Path(data_dir).resolve()), "folds": "hashed",
                                             "wall_s": 1.0})
 
@@ -28,6 +29,12 @@ def tiny_cv(tiny_dir, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def demo_cv(demo_dir, tmp_path_factory) -> Path:
     return make_cv_folder(demo_dir, tmp_path_factory.mktemp("demo-cv") / "cv", n_folds=5)
+
+
+@pytest.fixture(scope="session")
+def demo_pair_cv(demo_dir, tmp_path_factory) -> Path:
+    pytest.importorskip("lightgbm")
+    return make_cv_folder(demo_dir, tmp_path_factory.mktemp("demo-pair-cv") / "cv", n_folds=5, pair_model=True)
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,22 @@ def test_search_all_runs_every_source_and_times_it():
     found, seconds = search_all([TfidfSource(blend=None), PhashSource()], features())
     assert list(found) == ["tfidf", "phash"] and set(seconds) == {"tfidf", "phash"}
     assert all(s >= 0 for s in seconds.values())
+
+
+def test_each_source_scores_any_pair_as_its_search_does():
+    from prodmatch.search.sources import search_all_with_vectors
+
+    image = l2_normalize(np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1]], np.float32))
+    found = features({"image": image})
+    sources = [TfidfSource(min_score=0.0), PhashSource(max_distance=64), EmbeddingSource("image", ["image"], k=4,
+                                                                                       min_score=-1.0)]
+    neighbours, vectors, seconds = search_all_with_vectors(sources, found)
+    assert set(seconds) == {"tfidf", "phash", "image"}
+    for source in sources:
+        searched = neighbours[source.name]
+        assert pairs(searched) == pairs(source.search(found))
+        np.testing.assert_allclose(source.score_pairs(vectors[source.name], searched.rows, searched.cols),
+                                   searched.scores, atol=1e-6, err_msg=source.name)
+    everything = np.repeat(np.arange(4), 4), np.tile(np.arange(4), 4)
+    phash = PhashSource().score_pairs(vectors["phash"], *everything).reshape(4, 4)
+    assert phash[0, 2] == 1 - 64 / 64 and phash[2, 3] == 1 - 8 / 64  # ffff.. vs 0000..: all 64 bits differ

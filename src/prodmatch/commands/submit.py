@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-missing-images", action="store_true",
                         help="when no test image can be used (e.g. no test_images/ folder), match by title and phash "
                              "alone instead of failing (recipes with an image model)")
+    parser.add_argument("--no-pair-model", action="store_true",
+                        help="match with the union of the sources only, even if a pair model won in CV")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = submit(SubmitOptions(args.data_dir, args.out, args.recipe, args.thresholds, args.weights, args.folds,
                                   args.n_folds, args.batch_size, args.fixed_thresholds, args.timings_json,
-                                  args.allow_missing_images, progress=True), log=lambda line: print(line, flush=True))
+                                  args.allow_missing_images, progress=True, pair_model=not args.no_pair_model),
+                    log=lambda line: print(line, flush=True))
     print(result.summary())
     return 0

@@ -50,3 +50,24 @@ def format_size_curve(curve: SizeCurve, recipe: Recipe, test_sizes: tuple[int, .
         lines.append(f"  test {n:>8d}: {format_thresholds(policy.thresholds, recipe)}  "
                      f"min2 floor {format_floor(policy, recipe)}")
     return "\n".join(lines)
+
+
+def format_pair_model(pair, used: bool, recipe: Recipe, test_sizes: tuple[int, ...] = (70_000,), top: int = 10) -> str:
+    """The pair model's lines under the CV table: which matching it chose, whether it replaced the union,
+    how its threshold moves with the test size, and its top features (``pair``: a
+    :class:`prodmatch.cv.pair_cv.PairCV`)."""
+    matching = pair.matching
+    verdict = "matches instead of the union" if used else "not used: the union scored higher"
+    lines = [f"pair model (LightGBM, {pair.model.rounds} rounds; early-stopped per fold: "
+             f"{' '.join(map(str, pair.rounds))}): {verdict}",
+             f"  {format_policy(matching.policy, recipe)}; graph steps: {matching.graph.describe()}"]
+    if pair.size is not None:
+        size = pair.size
+        lines.append(f"  size check: best threshold {size.small_threshold:.2f} on folds searched alone "
+                     f"({size.small_size:.0f} rows), {size.big_threshold:.2f} on two folds together "
+                     f"({size.big_size:.0f}): {size.logit_slope:+.2f} logit per doubling")
+    for n in test_sizes:
+        lines.append(f"  test {n:>8d}: {format_policy(matching.for_test_size(n).policy, recipe)}")
+    shares = ", ".join(f"{name} {share:.3f}" for name, share in list(pair.importances.items())[:top])
+    lines.append(f"  top features (share of gain): {shares}")
+    return "\n".join(lines)

@@ -1,5 +1,6 @@
 """``make_submission.py``: thresholds (given, or tuned by CV on train.csv), test embeddings, candidate search,
-matching, and a validated submission.csv -- each stage timed by one :class:`StageTimings`.
+matching (the pair model's when it won in CV, else the union's), and a validated submission.csv -- each
+stage timed by one :class:`StageTimings`.
 
 Before any work, every output path is checked (:func:`check_outputs`) and the output is locked, so two runs
 writing the same ``--out`` cannot leave the submission of one beside the ``<out>.thresholds.json`` of the other.
@@ -7,6 +8,7 @@ writing the same ``--out`` cannot leave the submission of one beside the ``<out>
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from prodmatch.data.folds import DEFAULT_N_FOLDS
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import check_output_file, output_lock
 from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.pair_matching import PairMatching, pair_candidates, predict_probability, probability_table
+from prodmatch.match.pair_model import PairModel
 from prodmatch.match.policy import MatchPolicy, PolicyApplier, match_lists
 from prodmatch.pipeline.features import features_for_test
 from prodmatch.pipeline.policy import RunnablePolicy, load_runnable_thresholds
@@ -42,6 +46,7 @@ class SubmitOptions:
     timings_json: str | Path | None = None
     allow_missing_images: bool = False  # no usable test image: match by title and phash instead of failing
     progress: bool = False  # progress bars for tuning and embedding
+    pair_model: bool = True  # False (--no-pair-model): match with the union even if a pair model won in CV
 
 
 @dataclass
@@ -92,11 +97,39 @@ def check_outputs(options: SubmitOptions, data: DataDir) -> Path:
     return out
 
 
+def match_postings_with_pair_model(features: Features, recipe: Recipe, model: PairModel, matching: PairMatching
+                                   ) -> tuple[list[list[str]], dict]:
+    """Match lists from the pair model's probabilities, and the seconds of each source's search, of the pair
+    features and of the model's predictions."""
+    found = pair_candidates(features, recipe.sources)
+    started = time.perf_counter()
+    probability = predict_probability(found.table, found.features, model)
+    seconds = {**found.seconds, "pair_model": time.perf_counter() - started}
+    table = probability_table(found.table, probability, matching.graph)
+    applier = PolicyApplier(table, matching.policy.priority)
+    mask = applier.mask(matching.policy)
+    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
+
+
+def _pair_matching(chosen: RunnablePolicy, options: SubmitOptions, n_test: int, recipe: Recipe, log: Log):
+    """The pair model and its matching for ``n_test`` postings, or (None, None) when the union matches."""
+    pair, note = chosen.pair_model(options.pair_model)
+    if note:
+        log(f"note: {note}")
+    if pair is None:
+        return None, None
+    matching = chosen.pair_for_test_size(pair, n_test, options.fixed_thresholds)
+    log(f"pair model for {n_test} test postings: {format_policy(matching.policy, recipe)}, graph steps: "
+        f"{matching.graph.describe()}")
+    return pair, matching
+
+
 def _tuned_policy(options: SubmitOptions, n_test: int, log: Log) -> tuple[RunnablePolicy, Path]:
     """Tune on train.csv (size curve unless fixed thresholds) and save the thresholds beside the output."""
     recipe = load_recipe(options.recipe or "text-phash")
     tuned = tune(TuneOptions(options.data_dir, recipe, options.weights, options.folds, options.n_folds, nested=False,
-                             size_curve=not options.fixed_thresholds, progress=options.progress), log)
+                             size_curve=not options.fixed_thresholds, progress=options.progress,
+                             pair_model=options.pair_model), log)
     log(tuned.result.format_table(test_sizes=(n_test,)))
     thresholds = tuned.thresholds(options.data_dir)
     saved = beside_submission(options.out)
@@ -135,12 +168,19 @@ def _submit(options: SubmitOptions, data: DataDir, log: Log) -> SubmitResult:
     for note in chosen.notes:
         log(f"note: {note}")
     policy = chosen.for_test_size(len(test), options.fixed_thresholds)
-    log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
+    pair, matching = _pair_matching(chosen, options, len(test), recipe, log)
+    if matching is None:
+        log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
+    else:
+        policy = matching.policy
     with timings.stage(EMBED_STAGE):
         features = features_for_test(chosen.runs, recipe, test, data.test_images, options.batch_size,
                                      options.allow_missing_images, options.progress, log)
     with timings.stage(MATCH_STAGE):
-        matches, timings.search_seconds = match_postings(features, recipe, policy)
+        if matching is not None:
+            matches, timings.search_seconds = match_postings_with_pair_model(features, recipe, pair.model, matching)
+        else:
+            matches, timings.search_seconds = match_postings(features, recipe, policy)
     with timings.stage(WRITE_STAGE):
         write_submission(options.out, features.posting_ids, matches, test)
     timings.n_test, timings.recipe = len(test), recipe.name

@@ -30,6 +30,7 @@ class TuneOptions:
     nested: bool = True
     size_curve: bool = True
     progress: bool = False
+    pair_model: bool = True  # False: the union only, even for a recipe with a pair model
 
 
 @dataclass
@@ -54,7 +55,7 @@ def tune(options: TuneOptions, log: Log = print) -> Tuned:
     log(f"CV of recipe '{inputs.recipe.name}' on {DataDir.of(options.data_dir).train_csv} ({len(inputs.train)} rows, "
         f"folds: {inputs.folds_source})")
     result = run_cv(inputs.train, inputs.folds, inputs.recipe, inputs.embeddings, nested=options.nested,
-                    size_curve=options.size_curve, progress=options.progress)
+                    size_curve=options.size_curve, progress=options.progress, pair_model=options.pair_model)
     return Tuned(result, inputs, time.perf_counter() - started)
 
 

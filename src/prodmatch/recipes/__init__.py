@@ -2,6 +2,10 @@
 
 A recipe is a YAML file; the built-in ones live beside this module (``text-phash``, ``full``).
 ``load_recipe("text-phash")`` or ``load_recipe("my-recipe.yaml")``.
+
+An optional ``pair_model`` section puts a pair model (:mod:`prodmatch.match.pair_model`) over the
+candidates: ``use: auto`` matches with it when LightGBM is installed and it beats the union in CV,
+``use: never`` keeps the union; ``params`` overrides LightGBM parameters.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import numpy as np
 import yaml
 
 from prodmatch.errors import ArgumentError, MissingInputError
+from prodmatch.match.pair_model import PAIR_COLUMN
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
 from prodmatch.search.blending import BlendConfig
+from prodmatch.search.scales import PROBABILITY
 from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource
 from prodmatch.search.tfidf import TfidfConfig
 
 RECIPE_DIR = Path(__file__).resolve().parent
 BUILTIN_RECIPES = tuple(sorted(p.stem for p in RECIPE_DIR.glob("*.yaml")))
+PAIR_MODEL_USES = ("auto", "never")
 
 
 @dataclass
@@ -32,6 +39,16 @@ class Recipe:
     cap: int = KAGGLE_MAX_MATCHES
     embeddings: dict[str, dict] = field(default_factory=dict)  # embedding name -> run selector
     spec: dict = field(default_factory=dict)  # the resolved YAML, saved with every output
+    pair_model: dict = field(default_factory=dict)  # {use: auto|never, params: {...}}; empty: no pair model
+
+    @property
+    def wants_pair_model(self) -> bool:
+        """The recipe asks for a pair model (it is used only where LightGBM is installed and it wins in CV)."""
+        return bool(self.pair_model) and self.pair_model.get("use", "auto") != "never"
+
+    @property
+    def pair_model_params(self) -> dict:
+        return dict(self.pair_model.get("params") or {})
 
     @property
     def source_names(self) -> list[str]:
@@ -48,7 +65,10 @@ class Recipe:
         raise KeyError(f"recipe '{self.name}' has no source {name!r}; it has {self.source_names}")
 
     def scale_of(self, name: str):
-        """What source ``name``'s scores mean (:mod:`prodmatch.search.scales`)."""
+        """What source ``name``'s scores mean (:mod:`prodmatch.search.scales`); the pair model's column is a
+        probability."""
+        if name == PAIR_COLUMN and name not in self.source_names:
+            return PROBABILITY
         return self.source(name).scale
 
     def grids(self) -> dict[str, np.ndarray]:
@@ -123,6 +143,9 @@ def recipe_from_dict(spec: dict) -> Recipe:
         for needed in getattr(source, "embeddings", []):
             if needed not in embeddings:
                 raise ArgumentError(f"source {source.name!r} uses embedding {needed!r} not declared under 'embeddings'")
+    if PAIR_COLUMN in names:
+        raise ArgumentError(f"a source may not be called {PAIR_COLUMN!r}: that is the pair model's column")
+    pair_model = _pair_model_spec(spec.get("pair_model"))
     return Recipe(
         name=spec["name"],
         sources=sources,
@@ -131,7 +154,23 @@ def recipe_from_dict(spec: dict) -> Recipe:
         cap=int(spec.get("cap", KAGGLE_MAX_MATCHES)),
         embeddings=embeddings,
         spec=spec,
+        pair_model=pair_model,
     )
+
+
+def _pair_model_spec(spec: dict | None) -> dict:
+    if not spec:
+        return {}
+    if not isinstance(spec, dict):
+        raise ArgumentError(f"pair_model must be a mapping (use, params), got {spec!r}")
+    unknown = set(spec) - {"use", "params"}
+    if unknown:
+        raise ArgumentError(f"pair_model: unknown key(s) {sorted(unknown)}; known: use, params")
+    if spec.get("use", "auto") not in PAIR_MODEL_USES:
+        raise ArgumentError(f"pair_model.use must be one of {PAIR_MODEL_USES}, got {spec.get('use')!r}")
+    if not isinstance(spec.get("params") or {}, dict):
+        raise ArgumentError("pair_model.params must be a mapping of LightGBM parameters")
+    return dict(spec)
 
 
 def _blend(spec: dict | None) -> BlendConfig | None:

@@ -13,6 +13,7 @@ from prodmatch.artifacts.cv_folder import read_cv_folder
 from prodmatch.data import DataDir
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_open
+from prodmatch.match.pair_model import PAIR_COLUMN
 from prodmatch.report.analysis import (
     align_train,
     build_galleries,
@@ -54,7 +55,9 @@ def build_context(cv_dir: str | Path, data_dir: str | Path | None = None, n_exam
     if not np.array_equal(labels, cv.labels):
         warnings.append(f"label_group in {data.train_csv} differs from the CV folder's for "
                         f"{int((labels != cv.labels).sum()):,} rows; the report uses the CV folder's labels.")
-    scales = {source: cv.recipe.scale_of(source) for source in cv.table.sources}
+    # the pair model's column is in the CV table's rows even when the union matched (and the table lacks it)
+    columns = [*cv.table.sources, *([PAIR_COLUMN] if cv.info.get("pair_model") else [])]
+    scales = {source: cv.recipe.scale_of(source) for source in dict.fromkeys(columns)}
     outcome = compute_outcome(cv.table, cv.labels, cv.policy, scales)
     saved = cv.info.get("score", {}).get("f1")
     if saved is not None and abs(outcome.score["f1"] - saved) > 1e-6:

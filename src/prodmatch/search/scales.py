@@ -73,3 +73,30 @@ class HammingScale:
 
 COSINE = CosineScale()
 HAMMING = HammingScale()
+
+
+@dataclass(frozen=True)
+class ProbabilityScale:
+    """A model's probability that a pair matches (the pair model's score); thresholds 0.02..0.98 by 0.01."""
+
+    is_distance = False
+
+    def grid(self) -> np.ndarray:
+        return np.round(np.arange(0.02, 0.985, 0.01), 4)
+
+    def display(self, score: float) -> float:
+        return float(score)
+
+    def axis_label(self, source: str) -> str:
+        return f"{source} probability threshold (≥ x)"
+
+    def threshold_text(self, threshold: float, html: bool = False) -> str:
+        if not np.isfinite(threshold):
+            return "off"
+        return f"p ≥ {threshold:.3f}" if html else f"p>={threshold:.3f}"
+
+    def score_text(self, score: float) -> str:
+        return f"p = {score:.3f}" if np.isfinite(score) else "not scored"
+
+
+PROBABILITY = ProbabilityScale()

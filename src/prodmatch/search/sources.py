@@ -6,7 +6,11 @@ A recipe is a list of sources; swap behaviour by passing different source object
 - ``kind``: ``tfidf``, ``phash`` or ``embedding`` -- what it compares;
 - ``scale``: what its scores mean (:mod:`prodmatch.search.scales`): the tuning grid and how thresholds print;
 - ``size_drift``: whether its best threshold rises with the number of postings searched;
-- ``search(features) -> Neighbours``.
+- ``search(features) -> Neighbours``;
+- ``search_with_vectors(features) -> (Neighbours, vectors)``: the same search, and the vectors it searched
+  (what ``score_pairs`` reads);
+- ``score_pairs(vectors, rows, cols) -> scores``: the source's score for any pairs, proposed or not (on its
+  own scale), so that a pair model sees every source's score for every candidate pair.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from prodmatch.search.blending import BlendConfig, blend_vectors
 from prodmatch.search.dense import dense_neighbours, l2_normalize
 from prodmatch.search.features import Features
 from prodmatch.search.neighbours import Neighbours
-from prodmatch.search.phash import phash_neighbours
+from prodmatch.search.phash import distance_to_score, phash_neighbours, phash_to_bytes
 from prodmatch.search.scales import COSINE, HammingScale
 from prodmatch.search.tfidf import TfidfConfig, sparse_topk, tfidf_matrix
 
@@ -39,12 +44,19 @@ class TfidfSource:
     scale = COSINE
 
     def search(self, features: Features) -> Neighbours:
+        return self.search_with_vectors(features)[0]
+
+    def search_with_vectors(self, features: Features) -> tuple[Neighbours, sp.csr_matrix]:
+        """The neighbours and the (blended) TF-IDF rows they were searched with."""
         matrix = tfidf_matrix(features.titles, self.configs, self.weights)
         neighbours = sparse_topk(matrix, matrix, k=self.k, min_score=self.min_score, block_rows=self.block_rows)
         if self.blend is None:
-            return neighbours
+            return neighbours, matrix
         blended = blend_vectors(matrix, neighbours, self.blend)
-        return sparse_topk(blended, blended, k=self.k, min_score=self.min_score, block_rows=self.block_rows)
+        return sparse_topk(blended, blended, k=self.k, min_score=self.min_score, block_rows=self.block_rows), blended
+
+    def score_pairs(self, vectors: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return rowwise_dot(vectors, rows, cols)
 
 
 @dataclass
@@ -61,6 +73,16 @@ class PhashSource:
 
     def search(self, features: Features) -> Neighbours:
         return phash_neighbours(features.phashes, max_distance=self.max_distance, k=self.k)
+
+    def search_with_vectors(self, features: Features) -> tuple[Neighbours, np.ndarray]:
+        """The neighbours and the phashes as (n,) uint64 words."""
+        words = phash_to_bytes(features.phashes).view(">u8").reshape(-1).astype(np.uint64)
+        return self.search(features), words
+
+    def score_pairs(self, vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        if vectors.dtype != np.uint64:
+            raise TypeError(f"phash vectors must be uint64 words, got {vectors.dtype}")
+        return distance_to_score(np.bitwise_count(vectors[rows] ^ vectors[cols]))
 
 
 @dataclass
@@ -88,21 +110,51 @@ class EmbeddingSource:
         return l2_normalize(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
 
     def search(self, features: Features) -> Neighbours:
+        return self.search_with_vectors(features)[0]
+
+    def search_with_vectors(self, features: Features) -> tuple[Neighbours, np.ndarray]:
+        """The neighbours and the (blended) vectors they were searched with. Rows whose embedding is unusable
+        (e.g. an unreadable image) are left out of the search and get NaN vectors, so any pair touching
+        them scores NaN: a missing value to the pair model, not a dissimilar pair."""
+        vectors = self.vectors(features)
         usable = features.usable_rows(self.embeddings)
         if usable is None:
-            return self.search_vectors(self.vectors(features))
+            return self.search_vectors(vectors)
         rows = np.flatnonzero(usable)
-        found = self.search_vectors(self.vectors(features)[rows])
-        return found.offset(rows, rows, len(features), len(features))
+        found, searched = self.search_vectors(vectors[rows])
+        full = np.full((len(features), vectors.shape[1]), np.nan, dtype=np.float32)
+        full[rows] = searched
+        return found.offset(rows, rows, len(features), len(features)), full
 
-    def search_vectors(self, vectors: np.ndarray) -> Neighbours:
-        """All-pairs neighbours among ``vectors`` (with blending when configured)."""
+    def search_vectors(self, vectors: np.ndarray) -> tuple[Neighbours, np.ndarray]:
+        """All-pairs neighbours among ``vectors`` (with blending when configured), and the vectors searched."""
         k = min(self.k, len(vectors))
         neighbours = dense_neighbours(vectors, k=k, backend=self.backend, min_score=self.min_score)
         if self.blend is None or len(vectors) == 0:
-            return neighbours
+            return neighbours, vectors
         blended = blend_vectors(vectors, neighbours, self.blend)
-        return dense_neighbours(blended, k=k, backend=self.backend, min_score=self.min_score)
+        return dense_neighbours(blended, k=k, backend=self.backend, min_score=self.min_score), blended
+
+    def score_pairs(self, vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return rowwise_dot(vectors, rows, cols)
+
+
+def rowwise_dot(vectors, rows: np.ndarray, cols: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+    """``vectors[rows[i]] . vectors[cols[i]]`` for every i (dense float32 or sparse CSR), in chunks of pairs
+    so memory stays bounded however many pairs there are."""
+    if vectors.dtype != np.float32:
+        raise TypeError(f"vectors must be float32, got {vectors.dtype}")
+    if rows.shape != cols.shape:
+        raise ValueError(f"rows and cols differ in shape: {rows.shape} vs {cols.shape}")
+    out = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), chunk):
+        a, b = rows[start : start + chunk], cols[start : start + chunk]
+        if sp.issparse(vectors):
+            product = vectors[a].multiply(vectors[b]).sum(axis=1)
+        else:
+            product = np.einsum("ij,ij->i", vectors[a], vectors[b])
+        out[start : start + len(a)] = np.asarray(product).reshape(-1)
+    return out
 
 
 def search_all(sources: list, features: Features) -> tuple[dict[str, Neighbours], dict[str, float]]:
@@ -113,3 +165,14 @@ def search_all(sources: list, features: Features) -> tuple[dict[str, Neighbours]
         neighbours[source.name] = source.search(features)
         seconds[source.name] = time.perf_counter() - started
     return neighbours, seconds
+
+
+def search_all_with_vectors(sources: list, features: Features):
+    """Like :func:`search_all`, and each source's searched vectors (for scoring any pair, e.g. pair features):
+    (neighbours, vectors, seconds), each keyed by source name."""
+    neighbours, vectors, seconds = {}, {}, {}
+    for source in sources:
+        started = time.perf_counter()
+        neighbours[source.name], vectors[source.name] = source.search_with_vectors(features)
+        seconds[source.name] = time.perf_counter() - started
+    return neighbours, vectors, seconds

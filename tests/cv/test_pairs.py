@@ -1,0 +1,185 @@
+"""The pair model in CV: same candidates as the union, every probability out of fold, the union and the pair
+model side by side, and the model shipped in thresholds.json."""
+
+import json
+
+import numpy as np
+import pytest
+
+import prodmatch.cv.pairs as pairs_module
+from prodmatch.artifacts.thresholds import read_thresholds
+from prodmatch.cv import oof_candidates, run_cv, save_cv
+from prodmatch.cv.pair_size import disjoint_pools
+from prodmatch.cv.pair_tuning import rows_subset
+from prodmatch.cv.pairs import early_stopping_fold, oof_pair_candidates, oof_pair_model
+from prodmatch.data import DataDir, assign_folds
+from prodmatch.match.pair_matching import proposed_pairs, select_pairs
+from prodmatch.recipes import load_recipe
+from prodmatch.search.features import Features
+
+pytest.importorskip("lightgbm")
+
+
+@pytest.fixture
+def tiny(tiny_dir):
+    train = DataDir.of(tiny_dir).read_train()
+    return train, assign_folds(train, 3)["fold"].to_numpy()
+
+
+def test_the_union_sees_the_same_candidates_with_or_without_pair_features(tiny):
+    train, folds = tiny
+    features, recipe = Features.from_frame(train), load_recipe("text-phash")
+    union, _ = oof_candidates(features, folds, recipe)
+    candidates = oof_pair_candidates(features, folds, recipe)
+    same = select_pairs(candidates.table, proposed_pairs(candidates.table))
+    np.testing.assert_array_equal(same.rows, union.rows)
+    np.testing.assert_array_equal(same.cols, union.cols)
+    for name in union.sources:
+        np.testing.assert_array_equal(same.score(name), union.score(name))
+    assert len(candidates.features) == len(candidates.table) >= len(union)
+    assert (folds[candidates.table.rows] == folds[candidates.table.cols]).all()
+
+
+def test_each_fold_is_predicted_by_a_model_fit_without_it(tiny, monkeypatch):
+    train, folds = tiny
+    candidates = oof_pair_candidates(Features.from_frame(train), folds, load_recipe("text-phash"))
+    fits = []
+    real_fit = pairs_module.fit_pair_model
+
+    def recording_fit(train_features, train_labels, valid_features, valid_labels, params=None):
+        fits.append((len(train_features), len(valid_features)))
+        return real_fit(train_features, train_labels, valid_features, valid_labels, params)
+
+    monkeypatch.setattr(pairs_module, "fit_pair_model", recording_fit)
+    oof = oof_pair_model(candidates, train["label_group"].to_numpy(), folds)
+    table = candidates.table
+    pair_fold, others = folds[table.rows], table.rows != table.cols
+    expected = [(int((others & (pair_fold != f) & (pair_fold != (f + 1) % 3)).sum()),
+                 int((others & (pair_fold == (f + 1) % 3)).sum())) for f in range(3)]
+    assert fits == expected  # fit on the third fold, early-stopped on the next, never the predicted one
+    assert oof.probability.dtype == np.float32 and (oof.probability[~others] == 1).all()
+    assert len(oof.models) == 3 and all(r >= 1 for r in oof.rounds)
+
+
+def test_fold_bookkeeping():
+    assert [early_stopping_fold(f, np.arange(5)) for f in range(5)] == [1, 2, 3, 4, 0]
+    assert disjoint_pools(np.arange(5)) == [(0, 1), (2, 3)] and disjoint_pools(np.arange(3)) == [(0, 1)]
+
+
+def test_cv_shows_the_union_and_the_pair_model_side_by_side(tiny, tmp_path):
+    train, folds = tiny
+    result = run_cv(train, folds, load_recipe("text-phash"))
+    assert result.pair is not None and result.pair.nested is not None
+    sources = [r["source"] for r in result.rows + result.pair.rows()]
+    assert sources[:4] == ["tfidf", "phash", "union", "union+min2"] and sources[4:6] == ["pair model", "pair model+min2"]
+    text = result.format_table()
+    assert "pair model" in text and "nested CV" in text and "top features" in text
+    assert result.use_pair_model == (result.pair.nested.f1 > result.nested.f1)
+    assert sum(result.pair.importances.values()) == pytest.approx(1.0)
+
+    out = save_cv(result, tmp_path / "cv")
+    summary = json.loads((out / "cv.json").read_text())
+    assert summary["pair_model"]["used"] == result.use_pair_model
+    assert summary["score"]["f1"] == pytest.approx(result.score.f1)
+    assert summary["union_score"]["f1"] == pytest.approx(result.union_score.f1)
+    shipped = read_thresholds(out / "thresholds.json")
+    assert shipped.policy == result.policy  # the union's: what matches where LightGBM is missing
+    assert shipped.pair.use == result.use_pair_model and shipped.pair.model.model_text.startswith("tree")
+    assert shipped.pair.matching == result.pair.matching
+
+
+def test_no_pair_model_keeps_the_union(tiny):
+    train, folds = tiny
+    result = run_cv(train, folds, load_recipe("text-phash"), nested=False, pair_model=False)
+    assert result.pair is None and not result.use_pair_model and result.thresholds().pair is None
+    never = load_recipe("text-phash", overrides={"pair_model": {"use": "never"}})
+    assert run_cv(train, folds, never, nested=False).pair is None
+
+
+def test_pairs_that_cross_folds_are_refused(tiny):
+    train, folds = tiny
+    union, _ = oof_candidates(Features.from_frame(train), folds, load_recipe("text-phash"))
+    keep_rows = folds == 0
+    with pytest.raises(ValueError, match="cross folds"):
+        rows_subset(union, np.zeros(len(union), np.float32), keep_rows, np.zeros(len(union), bool))
+
+
+def test_without_lightgbm_the_cv_is_the_union(tiny, monkeypatch):
+    import prodmatch.cv.run as run_module
+
+    train, folds = tiny
+    monkeypatch.setattr(run_module, "lightgbm_available", lambda: False)
+    result = run_cv(train, folds, load_recipe("text-phash"), nested=False, size_curve=False)
+    assert result.pair is None and result.thresholds().pair is None
+
+
+def test_nested_scores_with_no_graph_choice_agree(tiny):
+    from prodmatch.cv.pair_tuning import NO_GRAPH, nested_pair_scores
+
+    train, folds = tiny
+    labels = train["label_group"].to_numpy()
+    candidates = oof_pair_candidates(Features.from_frame(train), folds, load_recipe("text-phash"))
+    oof = oof_pair_model(candidates, labels, folds)
+    both = nested_pair_scores(candidates.table, oof.probability, labels, folds, (NO_GRAPH,))
+    assert both.plain == both.chosen and 0 < both.plain.f1 <= 1
+    with pytest.raises(ValueError, match="include NO_GRAPH"):
+        nested_pair_scores(candidates.table, oof.probability, labels, folds, ())
+
+
+def test_size_check_searches_two_folds_together(tiny):
+    from prodmatch.cv.pair_size import searched, size_check
+    from prodmatch.cv.pair_tuning import NO_GRAPH, tune_choices
+
+    train, folds = tiny
+    labels, recipe = train["label_group"].to_numpy(), load_recipe("text-phash")
+    features = Features.from_frame(train)
+    candidates = oof_pair_candidates(features, folds, recipe)
+    oof = oof_pair_model(candidates, labels, folds)
+    alone = searched(features, oof, folds, [(0, 1)], recipe, together=False)
+    together = searched(features, oof, folds, [(0, 1)], recipe, together=True)
+    in_pool = np.isin(folds, [0, 1])
+    assert alone.table.n_query == together.table.n_query == int(in_pool.sum())
+    assert len(together.table) >= len(alone.table)  # pairs across the pool's two folds come in
+    # searched alone, the pool's folds are what the CV searched, predicted by fold 0's model
+    expected = oof.models[0].predict(candidates.features.take(np.flatnonzero(in_pool[candidates.table.rows])))
+    others = alone.table.rows != alone.table.cols
+    np.testing.assert_allclose(alone.probability[others], expected[others], rtol=1e-6)
+    choices = {NO_GRAPH: tune_choices(candidates.table, oof.probability, labels, (NO_GRAPH,))[NO_GRAPH].matching}
+    check = size_check(features, oof, labels, folds, recipe, choices)
+    assert check.small_size == pytest.approx(np.mean([np.sum(folds == 0), np.sum(folds == 1)]))
+    assert check.big_size == pytest.approx(in_pool.sum()) and check.logit_slope >= 0
+    assert set(check.f1_at_big) == {"none"}
+
+
+def test_a_single_cv_fold_trains_out_of_group_wise_model_folds(tiny, monkeypatch):
+    from prodmatch.cv.pairs import MODEL_FOLDS, model_folds
+
+    train, folds = tiny
+    labels = train["label_group"].to_numpy()
+    one = np.zeros(len(train), dtype=np.int64)  # e.g. the only fold a trained embedding model covers
+    trained_out_of = model_folds(labels, one)
+    assert len(np.unique(trained_out_of)) == MODEL_FOLDS
+    assert all(len(np.unique(trained_out_of[labels == g])) == 1 for g in np.unique(labels))  # whole groups
+    np.testing.assert_array_equal(model_folds(labels, folds), folds)  # three CV folds are used as they are
+
+    candidates = oof_pair_candidates(Features.from_frame(train), one, load_recipe("text-phash"))
+    table = candidates.table
+    fit_rows = []
+    real_fit = pairs_module.fit_pair_model
+
+    def recording_fit(train_features, train_labels, valid_features, valid_labels, params=None):
+        fit_rows.append(train_features.values.copy())
+        return real_fit(train_features, train_labels, valid_features, valid_labels, params)
+
+    monkeypatch.setattr(pairs_module, "fit_pair_model", recording_fit)
+    oof_pair_model(candidates, labels, trained_out_of)
+    fold_ids = np.unique(trained_out_of)
+    for fold, fitted in zip(fold_ids, fit_rows):
+        unseen = (fold, early_stopping_fold(fold, fold_ids))
+        allowed = (table.rows != table.cols) & ~np.isin(trained_out_of[table.rows], unseen) \
+            & ~np.isin(trained_out_of[table.cols], unseen)
+        assert len(fitted) == int(allowed.sum())  # no pair touching the predicted or early-stopping fold
+    monkeypatch.undo()
+    result = run_cv(train, one, load_recipe("text-phash"), size_curve=False)
+    assert result.pair is not None and result.pair.nested is None and result.nested is None
+    assert result.use_pair_model == (result.pair.score.f1 > result.union_score.f1)
