@@ -61,6 +61,20 @@ def test_rows_without_a_usable_image_get_no_pairs_from_sources_over_that_embeddi
     assert (0, 1) in pairs(everything)  # without the mask the placeholders match
 
 
+def test_pairs_touching_an_unusable_row_score_nan_for_the_pair_model():
+    # the pair model reads NaN as "no evidence"; a placeholder's cosine would read as a real (dis)similarity
+    image = l2_normalize(np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1]], np.float32))
+    usable = {"image": np.array([True, False, True, True])}
+    source = EmbeddingSource("image", ["image"], k=4, min_score=-1.0)
+    found, vectors = source.search_with_vectors(features({"image": image}, usable))
+    assert vectors.shape == (4, 2) and np.isnan(vectors[1]).all()
+    rows, cols = np.array([0, 0, 2, 1]), np.array([1, 2, 3, 3])
+    scores = source.score_pairs(vectors, rows, cols)
+    assert np.isnan(scores[[0, 3]]).all()
+    np.testing.assert_allclose(scores[[1, 2]], [image[0] @ image[2], image[2] @ image[3]], rtol=1e-6)
+    assert 1 not in set(found.rows.tolist()) | set(found.cols.tolist())
+
+
 def test_usable_rows_must_belong_to_an_embedding():
     import pytest
 
