@@ -2,13 +2,14 @@
 
 Layout::
 
-    index.csv         id, image [, title] [, level1, level2, ...]   the catalogue searched in
+    index.csv         id, image [, title] [, product_id] [, level1, level2, ...]   the catalogue searched in
     queries.csv       id, image [, level1, level2, ...]             the photos searched with
     ground_truth.csv  query_id, index_id                            one row per true (query, index) match
     index_images/     the files named in index.csv's image column
     query_images/     the files named in queries.csv's image column
 
-Category levels are optional columns ``level1`` (the top of the tree) to ``levelK`` (the leaf), numbered
+``product_id`` (optional) names the product a catalogue photo shows: the classes metric-learning training
+uses (:mod:`prodmatch.train.visual_task`); an empty cell means unknown. Category levels are optional columns ``level1`` (the top of the tree) to ``levelK`` (the leaf), numbered
 from 1 without gaps. A row is either labelled on every level or on none (all cells empty: unlabelled,
 e.g. a distractor of unknown category). The levels must form a tree: a value names one node, so the same
 level-2 value under two different level-1 values is an error (use full paths or ids when names repeat).
@@ -117,8 +118,8 @@ def _read_table(path: str | Path, required: tuple[str, ...], optional: tuple[str
 
 
 def read_index(path: str | Path) -> pd.DataFrame:
-    """Read and validate index.csv: id, image, [title], [level1..levelK] (str), in file order."""
-    return _read_table(path, INDEX_COLUMNS, ("title",))
+    """Read and validate index.csv: id, image, [title], [product_id], [level1..levelK] (str), in file order."""
+    return _read_table(path, INDEX_COLUMNS, ("title", "product_id"))
 
 
 def read_queries(path: str | Path) -> pd.DataFrame:
