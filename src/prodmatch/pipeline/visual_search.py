@@ -15,6 +15,7 @@ pretrained backbone (:class:`EmbeddingModel`). The folder layout is :mod:`prodma
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ def open_model(run: str | Path | None = None, backbone: str | None = None, pretr
         raise ValueError("give exactly one of a trained run (--run) or a pretrained backbone (--backbone)")
     from prodmatch.device import resolve_device
 
-    device_obj = resolve_device(device)
+    device_obj = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per torchrun rank
     if run is not None:
         from prodmatch.embed import load_run
         from prodmatch.models.hierarchy import CategoryPredictor
@@ -146,14 +147,18 @@ class BuildResult:
     computed: list[int]
     skipped: list[int]
     built: bool  # False: this rank only embedded its shards
+    missing: int = 0  # shards not on disk yet when this rank finished (other ranks' work)
     index_name: str = ""
     seconds: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         shards = (f"rank {self.rank}/{self.world_size}: embedded {len(self.computed)} shard(s), "
                   f"{len(self.skipped)} already on disk (of {self.n_shards})")
+        if not self.built and self.rank != 0:
+            return shards + f"; rank 0 builds the index once every rank's shards exist: {self.index_dir}"
         if not self.built:
-            return shards + f"; the index is built once every shard exists (run again on rank 0): {self.index_dir}"
+            waiting = f"{self.missing} shard(s) of other ranks still missing; " if self.missing else ""
+            return shards + f"; {waiting}run index build again (without RANK) to build the index: {self.index_dir}"
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
         return f"{shards}; {self.index_name} index of {self.n_rows} photos in {self.index_dir} ({timing})"
 
@@ -186,20 +191,24 @@ def _clear(folder: IndexFolder) -> None:
     shutil.rmtree(folder.shards, ignore_errors=True)
 
 
-def wait_for_every_rank(world_size: int) -> bool:
-    """A barrier across torchrun's ranks (gloo, no GPU needed); False when there is no rendezvous (ranks
-    started by hand with RANK / WORLD_SIZE only) -- then rank 0 builds once every shard exists."""
+@contextlib.contextmanager
+def rank_barrier(world_size: int):
+    """A barrier across torchrun's ranks (a gloo group: no GPU needed), or None when there is no rendezvous
+    (one process, or ranks started by hand with RANK / WORLD_SIZE only: rank 0 then builds once every shard
+    exists)."""
     if world_size <= 1 or "MASTER_ADDR" not in os.environ:
-        return False
+        yield None
+        return
     import torch.distributed as dist
 
     created = not dist.is_initialized()
     if created:
         dist.init_process_group(backend="gloo")
-    dist.barrier()
-    if created:
-        dist.destroy_process_group()
-    return True
+    try:
+        yield dist.barrier
+    finally:
+        if created:
+            dist.destroy_process_group()
 
 
 def build_index(options: BuildOptions) -> BuildResult:
@@ -212,17 +221,22 @@ def build_index(options: BuildOptions) -> BuildResult:
     index_frame = data.read_index()
     model = open_model(options.run, options.backbone, options.pretrained, options.image_size, options.device,
                        options.batch_size, options.num_workers)
-    manifest = _start_manifest(folder, options, model, len(index_frame), rank)
-    wait_for_every_rank(world_size)  # rank 0 has cleared / written the manifest before anyone embeds
-    started = time.perf_counter()
-    run = embed_shards(index_frame, lambda rows: model.embed(rows, data.index_images), folder.shards,
-                       options.shard_rows, rank=rank, world_size=world_size, progress=options.progress)
-    seconds = {"embed": time.perf_counter() - started}
+    with rank_barrier(world_size) as barrier:
+        if barrier is not None and rank != 0:
+            barrier()  # rank 0 clears an old build (--overwrite) and writes the manifest before anyone embeds
+        manifest = _start_manifest(folder, options, model, len(index_frame), rank)
+        if barrier is not None and rank == 0:
+            barrier()
+        started = time.perf_counter()
+        run = embed_shards(index_frame, lambda rows: model.embed(rows, data.index_images), folder.shards,
+                           options.shard_rows, rank=rank, world_size=world_size, progress=options.progress)
+        seconds = {"embed": time.perf_counter() - started}
+        if barrier is not None:
+            barrier()  # every rank's shards are on disk
     result = BuildResult(folder.path, rank, world_size, len(index_frame), run.n_shards, run.computed, run.skipped,
                          built=False, seconds=seconds)
-    synced = wait_for_every_rank(world_size)
-    if options.embed_only or rank != 0 or (not synced and missing_shards(folder.shards, len(index_frame),
-                                                                          options.shard_rows)):
+    result.missing = len(missing_shards(folder.shards, len(index_frame), options.shard_rows))
+    if options.embed_only or rank != 0 or result.missing:
         return result
     vectors = assemble_shards(folder.shards, index_frame["id"], options.shard_rows)
     categories = model.predictor.predict(vectors) if model.predictor is not None else None
