@@ -4,11 +4,16 @@
 # image encoder with and without hierarchical category heads, build an index per model (and one of the
 # untrained ImageNet backbone), evaluate MAR@10 / recall@k / latency with LSH beside exact search, and write
 # the trained model's top 10 per query. Outputs go to runs/visual_demo/ (VISUAL_DEMO_OUT to change).
+# PRODMATCH_PY=/path/to/python uses an existing environment and skips the set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+if [ -n "${PRODMATCH_PY:-}" ]; then
+  PY=$PRODMATCH_PY
+else
+  ./scripts/setup.sh
+  PY=.venv/bin/python
+fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 NO_ALBUMENTATIONS_UPDATE=1 TOKENIZERS_PARALLELISM=false
-PY=.venv/bin/python
 OUT=${VISUAL_DEMO_OUT:-runs/visual_demo}
 DATA=$OUT/data
 CONFIG=configs/image-visual-demo.yaml
