@@ -18,3 +18,64 @@ def test_gpu_machines_decode_in_workers():
 def test_autocast_is_a_no_op_on_cpu():
     with autocast(torch.device("cpu"), enabled=True, dtype="bfloat16"):
         assert torch.ones(2).dtype == torch.float32
+
+
+import pytest
+
+from prodmatch import device as device_module
+from prodmatch.device import arch_supported, check_cuda, resolve_device
+
+KAGGLE_ARCH_LIST = ["sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]  # Kaggle/docker-python#1546
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """torch reports one CUDA device of the given capability (this CPU build cannot run a real op on it)."""
+    def install(capability, name="Tesla P100-PCIE-16GB", arch_list=KAGGLE_ARCH_LIST):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: name)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=0: capability)
+        monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: list(arch_list))
+        check_cuda.cache_clear()
+        monkeypatch.setattr(device_module, "_warned", set())
+
+    yield install
+    check_cuda.cache_clear()
+
+
+def test_a_gpu_whose_capability_torch_was_not_built_for_is_refused_with_one_warning(fake_gpu):
+    fake_gpu((6, 0))
+    with pytest.warns(RuntimeWarning, match="no kernels for sm_60") as caught:
+        assert resolve_device("auto") == torch.device("cpu")
+        assert resolve_device("auto") == torch.device("cpu")
+    assert len([w for w in caught if "GPU refused" in str(w.message)]) == 1
+    with pytest.raises(RuntimeError, match="sm_60"):
+        resolve_device("cuda")
+    assert "Tesla P100" in check_cuda(0).describe()
+
+
+def test_a_supported_capability_still_needs_a_cuda_op_that_succeeds(fake_gpu):
+    fake_gpu((7, 5), name="Tesla T4")
+    check = check_cuda(0)
+    assert check.present and not check.usable and "test CUDA op failed" in check.reason  # CPU-only torch here
+    with pytest.warns(RuntimeWarning, match="Tesla T4"):
+        assert resolve_device("auto").type == "cpu"
+
+
+def test_no_gpu_at_all_means_the_cpu_without_a_warning(monkeypatch, recwarn):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    check_cuda.cache_clear()
+    try:
+        assert resolve_device("auto").type == "cpu" and not check_cuda(0).present
+        assert not [w for w in recwarn if "GPU" in str(w.message)]
+    finally:
+        check_cuda.cache_clear()
+
+
+def test_arch_list_matching():
+    assert arch_supported((7, 5), KAGGLE_ARCH_LIST)
+    assert not arch_supported((6, 0), KAGGLE_ARCH_LIST)
+    assert arch_supported((8, 9), ["sm_80", "compute_80"])  # PTX compiles forward
+    assert not arch_supported((7, 0), ["sm_80", "compute_80"])
+    assert arch_supported((9, 0), ["sm_90a"])

@@ -34,3 +34,103 @@ def test_atomic_dir_swaps_a_complete_folder(tmp_path):
             raise ValueError("generation failed")
     assert sorted(p.name for p in target.iterdir()) == ["a.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_outputs_that_must_not_be_replaced_are_refused_before_any_work(tmp_path):
+    from prodmatch.errors import OutputPathError
+    from prodmatch.fileio import check_output_file
+
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text("posting_id\n")
+    with pytest.raises(OutputPathError, match="is an input of this run"):
+        check_output_file(tmp_path / "." / "test.csv", inputs=[test_csv])
+    with pytest.raises(OutputPathError, match="is a folder"):
+        check_output_file(tmp_path, inputs=[test_csv])
+    with pytest.raises(OutputPathError, match="empty"):
+        check_output_file("")
+    os.symlink(test_csv, tmp_path / "link.csv")
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        check_output_file(tmp_path / "link.csv")
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(OutputPathError, match="not a regular file"):
+        check_output_file(tmp_path / "pipe.csv")
+    assert check_output_file(tmp_path / "new" / "sub.csv", inputs=[test_csv]) == tmp_path / "new" / "sub.csv"
+
+
+def test_atomic_writes_never_replace_a_link_or_a_device_with_a_file(tmp_path):
+    from prodmatch.errors import OutputPathError
+
+    real = tmp_path / "real.csv"
+    real.write_text("keep")
+    os.symlink(real, tmp_path / "link.csv")
+    os.mkfifo(tmp_path / "pipe")
+    for target in (tmp_path / "link.csv", tmp_path / "pipe"):
+        with pytest.raises(OutputPathError):
+            with atomic_open(target) as handle:
+                handle.write("new")
+    assert (tmp_path / "link.csv").is_symlink() and real.read_text() == "keep"
+    assert not (tmp_path / "pipe").is_file()
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing_behind(tmp_path):
+    import errno
+
+    from prodmatch.errors import OutputPathError
+
+    target = tmp_path / "submission.csv"
+    with pytest.raises(OutputPathError, match=r"could not write .*submission\.csv: No space left on device"):
+        with atomic_open(target) as handle:
+            handle.write("x")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert list(tmp_path.iterdir()) == []
+
+
+SIGTERM_WRITER = """
+import sys, time
+from prodmatch.fileio import {what}
+with {what}(sys.argv[1]) as tmp:
+    print(tmp, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("what", ["atomic_path", "atomic_dir", "output_lock"])
+def test_sigterm_in_the_write_window_leaves_no_hidden_file(tmp_path, what):
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.csv"
+    target.write_text("old") if what != "atomic_dir" else None
+    child = subprocess.Popen([sys.executable, "-c", SIGTERM_WRITER.format(what=what), str(target)],
+                             stdout=subprocess.PIPE, text=True)
+    child.stdout.readline()  # inside the window
+    assert any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir())
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 128 + signal.SIGTERM
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    if what != "atomic_dir":
+        assert target.read_text() == "old"
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(tmp_path):
+    import subprocess
+    import sys
+
+    from prodmatch.errors import OutputPathError
+    from prodmatch.fileio import output_lock
+
+    target = tmp_path / "submission.csv"
+    child = subprocess.Popen([sys.executable, "-c", SIGTERM_WRITER.format(what="output_lock"), str(target)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        child.stdout.readline()
+        with pytest.raises(OutputPathError, match="being written by another run"):
+            with output_lock(target):
+                pass
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+    with output_lock(target):  # free again once the first run is gone
+        pass
+    assert list(tmp_path.iterdir()) == []

@@ -1,7 +1,7 @@
 """The house rule: layers import one way only.
 
-    base (fileio, compat, metrics, visual_metrics, device, progress) -> data -> models, search, demo -> match -> recipes
-      -> artifacts -> embed -> cv, train -> pipeline -> kernel, report -> commands -> cli
+    errors -> base (fileio, compat, metrics, visual_metrics, device, progress) -> data -> models, search, demo
+      -> match -> recipes      -> artifacts -> embed -> cv, train -> pipeline -> kernel, report -> commands -> cli
 
 A module may import its own package and any lower layer, never a layer at its level or above. Training sits
 beside cv (neither imports the other) and never reaches pipeline or commands; inference (embed) never
@@ -18,6 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "prodmatch"
 
 LAYERS = [
+    {"errors"},
     {"fileio", "compat", "metrics", "visual_metrics", "device", "progress"},
     {"data"},
     {"models", "search", "demo"},
@@ -92,8 +93,8 @@ def test_the_check_catches_an_upward_import(tmp_path):
     (fake / "data").mkdir()
     (fake / "data" / "reading.py").write_text("from prodmatch.data.titles import clean_title\nfrom prodmatch import fileio\n")
     problems = layer_violations(fake)
-    assert problems == ["embed.py:1: embed (layer 6) imports train (layer 7)",
-                        "search/sources.py:2: search (layer 2) imports match (layer 3)"]
+    assert problems == ["embed.py:1: embed (layer 7) imports train (layer 8)",
+                        "search/sources.py:2: search (layer 3) imports match (layer 4)"]
 
 
 @pytest.mark.parametrize("part", sorted(LEVEL))

@@ -4,6 +4,10 @@ Each command module defines ``add_arguments(parser)`` and ``run(args) -> int`` (
 argv)`` when it parses in two stages). Modules are imported only when their command runs, so
 ``prodmatch folds`` never imports torch. ``make_submission.py`` and ``train_fold.py`` call :func:`main` with
 their own program name.
+
+Bad input (:class:`prodmatch.errors.InputError`: a data file, an argument, an output path) prints
+``error: <message>`` and exits with status 2; ``--debug`` (any command) shows its traceback instead. Any
+other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from prodmatch.errors import InputError
 
 COMMANDS = {
     "demo": "Generate the synthetic demo dataset (Kaggle layout).",
@@ -34,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_FLAG = "--debug"
+EXIT_BAD_INPUT = 2
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Run ``argv[0]``'s command on the rest; ``prog`` names the program in usage lines (default prodmatch <cmd>)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -41,12 +51,21 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         build_parser().parse_args(argv)  # prints help / the unknown-command error and exits
         return 2
     name, rest = argv[0], argv[1:]
+    debug = DEBUG_FLAG in rest
+    rest = [arg for arg in rest if arg != DEBUG_FLAG]  # accepted anywhere, also after a sub-action
     module = importlib.import_module(f"prodmatch.commands.{name}")
     parser = argparse.ArgumentParser(prog=prog or f"prodmatch {name}", description=COMMANDS[name])
+    parser.add_argument(DEBUG_FLAG, action="store_true", help="on bad input, show the full traceback")
     module.add_arguments(parser)
     parse = getattr(module, "parse_args", None)
-    args = parse(parser, rest) if parse else parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        args = parse(parser, rest) if parse else parser.parse_args(rest)
+        return int(module.run(args) or 0)
+    except InputError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

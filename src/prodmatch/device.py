@@ -1,30 +1,133 @@
-"""Which torch device work runs on, and mixed precision on it: one place for training and inference."""
+"""Which torch device work runs on, and mixed precision on it: one place for training, inference and search.
+
+A CUDA device is used only when it can really run this torch build's kernels: its compute capability is in
+``torch.cuda.get_arch_list()`` and a small CUDA op succeeds on it. ``torch.cuda.is_available()`` alone is
+not enough: Kaggle's default GPU (a P100, sm_60) reports available while the image's torch ships no sm_60
+kernels, and the first real op fails. An unusable device gives one warning and the CPU (``auto``), or a
+clear error when CUDA was asked for by name.
+
+torch is imported only when a device is actually needed, so the training-free path never loads it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+AMP_DTYPE_NAMES = ("float16", "bfloat16")
+_warned: set[str] = set()
+
+
+@dataclass(frozen=True)
+class CudaCheck:
+    """The verdict on one CUDA device (``usable``) and what it rests on, for logs and the kernel's first lines."""
+
+    index: int
+    usable: bool
+    reason: str  # "ok", or why the device is refused
+    present: bool = False  # torch sees the device (refusing a present device is worth a warning)
+    name: str = ""
+    capability: tuple[int, int] | None = None
+    arch_list: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.capability is None:
+            return f"cuda:{self.index}: {self.reason}"
+        major, minor = self.capability
+        state = "usable" if self.usable else f"NOT usable ({self.reason})"
+        return f"cuda:{self.index} {self.name} sm_{major}{minor}: {state}; torch kernels for {' '.join(self.arch_list)}"
+
+
+def arch_supported(capability: tuple[int, int], arch_list) -> bool:
+    """Whether torch has kernels for ``capability``: its ``sm_XY`` is built, or PTX (``compute_XY``) for an
+    architecture at or below it that the driver can compile forward."""
+    major, minor = capability
+    wanted = major * 10 + minor
+    for arch in arch_list:
+        match = re.fullmatch(r"(sm|compute)_(\d+)[a-z]?", arch)
+        if match is None:
+            continue
+        built = int(match.group(2))
+        if (match.group(1) == "sm" and built == wanted) or (match.group(1) == "compute" and built <= wanted):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def check_cuda(index: int = 0) -> CudaCheck:
+    """Whether ``cuda:<index>`` can run this torch build's kernels (cached: the answer does not change)."""
+    try:
+        import torch
+    except ImportError:
+        return CudaCheck(index, False, "torch is not installed")
+    if not torch.cuda.is_available():
+        return CudaCheck(index, False, "torch sees no CUDA device")
+    if index >= torch.cuda.device_count():
+        return CudaCheck(index, False, f"only {torch.cuda.device_count()} CUDA device(s)")
+    try:
+        name = torch.cuda.get_device_name(index)
+        capability = tuple(torch.cuda.get_device_capability(index))
+        arch_list = tuple(torch.cuda.get_arch_list())
+    except Exception as exc:  # noqa: BLE001 - a broken driver is "not usable", not a crash
+        return CudaCheck(index, False, f"querying the device failed: {exc!r}", present=True)
+    found = {"present": True, "name": name, "capability": capability, "arch_list": arch_list}
+    # ROCm builds list gfx targets, not sm_XY: there the test op below decides alone
+    if torch.version.hip is None and not arch_supported(capability, arch_list):
+        return CudaCheck(index, False, f"this torch build has no kernels for sm_{capability[0]}{capability[1]}",
+                         **found)
+    try:
+        probe = torch.arange(8, dtype=torch.float32, device=f"cuda:{index}")
+        if float((probe * 2).sum().item()) != 56.0:
+            return CudaCheck(index, False, "a test CUDA op returned a wrong result", **found)
+    except Exception as exc:  # noqa: BLE001
+        return CudaCheck(index, False, f"a test CUDA op failed: {exc!r}", **found)
+    return CudaCheck(index, True, "ok", **found)
+
+
+def cuda_usable(index: int = 0) -> bool:
+    """True when ``cuda:<index>`` exists and runs a real op; warns once when a device is seen but refused."""
+    check = check_cuda(index)
+    if not check.usable and check.present:
+        warn_once(f"GPU refused, running on the CPU: {check.describe()}")
+    return check.usable
+
+
+def warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def resolve_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: ``cuda:<local_rank>`` when CUDA is available, else the CPU; ``cpu``, ``cuda`` or ``cuda:N`` as asked."""
+    """``auto``: ``cuda:<local_rank>`` when that device is usable (see :func:`check_cuda`), else the CPU;
+    ``cpu``; ``cuda`` / ``cuda:N``: that device, or an error saying why it cannot be used."""
+    import torch
+
     if preference == "cpu":
         return torch.device("cpu")
     if preference.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {preference!r} asked for but CUDA is not available")
-        return torch.device(preference if ":" in preference else f"cuda:{local_rank}")
+        device = torch.device(preference if ":" in preference else f"cuda:{local_rank}")
+        check = check_cuda(device.index)
+        if not check.usable:
+            raise RuntimeError(f"device {preference!r} asked for but it cannot be used: {check.describe()}")
+        return device
     if preference != "auto":
         raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {preference!r}")
-    return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    return torch.device(f"cuda:{local_rank}") if cuda_usable(local_rank) else torch.device("cpu")
 
 
 def as_device(device: str | torch.device | None) -> torch.device:
     """``None`` means ``auto`` (see :func:`resolve_device`)."""
+    import torch
+
     if device is None:
         return resolve_device("auto")
     return device if isinstance(device, torch.device) else resolve_device(str(device))
@@ -33,9 +136,11 @@ def as_device(device: str | torch.device | None) -> torch.device:
 def autocast(device: torch.device, enabled: bool = True, dtype: str = "float16"):
     """Mixed precision on CUDA in ``dtype`` (float16 or bfloat16); full precision elsewhere."""
     if enabled and device.type == "cuda":
-        if dtype not in AMP_DTYPES:
-            raise ValueError(f"amp dtype must be one of {sorted(AMP_DTYPES)}, got {dtype!r}")
-        return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[dtype])
+        import torch
+
+        if dtype not in AMP_DTYPE_NAMES:
+            raise ValueError(f"amp dtype must be one of {sorted(AMP_DTYPE_NAMES)}, got {dtype!r}")
+        return torch.autocast(device_type="cuda", dtype=getattr(torch, dtype))
     return contextlib.nullcontext()
 
 

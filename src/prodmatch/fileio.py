@@ -1,15 +1,35 @@
-"""Atomic file writing: readers never see a half-written output."""
+"""Writing outputs safely: readers never see a half-written file, and a bad output path fails before the work.
+
+- :func:`atomic_path` / :func:`atomic_open` / :func:`atomic_dir`: write to a hidden temporary beside the
+  target, then rename it into place. On an error, or SIGTERM (turned into ``SystemExit`` while the temporary
+  exists), the temporary is removed and the old target is left as it was.
+- :func:`check_output_file`: refuse, up front, an output that is an input of the same run, a folder, a device
+  node or a symbolic link (a rename would replace the link itself), or whose folder cannot be written.
+- A full disk or a read-only folder while writing is an :class:`OutputPathError` that names the file.
+- :func:`output_lock`: one run at a time per output (two runs writing the same ``--out`` could otherwise
+  leave the submission of one beside the thresholds file of the other).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import signal
+import stat
 import tempfile
+import threading
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Iterator
+
+from prodmatch.errors import OutputExistsError, OutputPathError
+
+# errors that mean "this output cannot be written here", as opposed to bugs
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
 
 
 def _umask() -> int:
@@ -19,20 +39,138 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
+def terminate_cleanly() -> Iterator[None]:
+    """Inside the block, SIGTERM raises ``SystemExit(143)`` so that ``finally`` clauses (temporary files) run.
+
+    Only in the main thread and only when SIGTERM has its default action (an application's own handler wins).
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def exit_now(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def named_write_errors(target: Path) -> Iterator[None]:
+    """A full disk, a read-only folder... while writing ``target`` becomes an OutputPathError naming it."""
+    try:
+        yield
+    except OutputPathError:
+        raise
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise OutputPathError(f"could not write {target}: {exc.strerror or exc}") from exc
+
+
+def refuse_special_target(target: Path) -> None:
+    """An existing output must be a regular file (a rename would replace a link, a device or a folder)."""
+    if target.is_symlink():
+        raise OutputPathError(f"{target} is a symbolic link; writing would replace the link with a file, so give the "
+                              f"path it points to ({os.path.realpath(target)}) or another path")
+    if not target.exists():
+        return
+    mode = target.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise OutputPathError(f"{target} is a folder; the output must be a file path (e.g. {target / 'out.csv'})")
+    if not stat.S_ISREG(mode):
+        raise OutputPathError(f"{target} is not a regular file (a device or a pipe?); choose a file path")
+
+
+def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """``path`` as an output file of a run that reads ``inputs``: checked before the run does any work."""
+    if not str(path).strip():
+        raise OutputPathError("the output path is empty; give a file name")
+    target = Path(path)
+    refuse_special_target(target)
+    for source in inputs:
+        if source is not None and _same_file(target, Path(source)):
+            raise OutputPathError(f"{target} is an input of this run ({source}); writing it would overwrite the input, "
+                                  "so choose another output path")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputPathError(f"cannot create {target}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot create {target}: folder {folder} is not writable")
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on error removed."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual permissions
-    tmp_path = Path(tmp)
+    refuse_special_target(target)
+    with terminate_cleanly(), named_write_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            tmp_path = Path(tmp)
+            os.close(fd)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual permissions
+            yield tmp_path
+            os.replace(tmp_path, target)
+        finally:
+            if tmp_path is not None and tmp_path.exists():
+                tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on the output ``path`` (a hidden ``.<name>.lock`` beside it, removed after).
+
+    A second run that asks for the same output while the first holds it gets an OutputPathError at once.
+    """
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux/macOS: no locking
+        yield
+        return
+    target = Path(path)
+    lock_path = target.parent / f".{target.name}.lock"
+    with terminate_cleanly(), named_write_errors(lock_path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = _lock(lock_path, fcntl, target)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_path)
+            os.close(fd)
+
+
+def _lock(lock_path: Path, fcntl, target: Path) -> int:
+    """An open, flock-ed descriptor of ``lock_path`` that is still the file at that path."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputPathError(f"{target} is being written by another run (it holds {lock_path}); wait for it to "
+                                  "finish or choose another output path") from None
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the previous holder removed the file between our open and lock: try again
 
 
 @contextlib.contextmanager
@@ -44,10 +182,15 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     """
     target = Path(target)
     if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target} exists and is not a directory")
+        raise OutputExistsError(f"{target} exists and is not a directory")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(f"{target} exists and is not empty (pass overwrite=True / --overwrite to replace it)")
+        raise OutputExistsError(f"{target} exists and is not empty (pass overwrite=True / --overwrite to replace it)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    with terminate_cleanly(), named_write_errors(target):
+        yield from _swap_in_dir(target)
+
+
+def _swap_in_dir(target: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         os.chmod(tmp, 0o755)

@@ -83,3 +83,24 @@ def test_weight_free_builtin_recipes_run(tiny_dir, name):
     assert not recipe.needs_weights and recipe.name == name
     result = run_cv(train, assign_folds(train, 3)["fold"].to_numpy(), recipe, nested=False)
     assert result.score.f1 > 0.9
+
+
+def test_a_tiny_train_set_says_what_its_score_cannot_tell(tmp_path):
+    # one row in one group used to report F1 1.0000 with nothing to say that it means nothing
+    import pandas as pd
+
+    train = pd.DataFrame({"posting_id": ["t1"], "image": ["a.jpg"], "image_phash": ["0123456789abcdef"],
+                          "title": ["kertas kado"], "label_group": [111]})
+    result = run_cv(train, np.zeros(1, int), load_recipe("text-phash"))
+    text = result.format_table()
+    assert "no label_group among the 1 CV rows has 2 or more postings" in text
+    assert "nested estimate skipped: the CV rows are all in one fold" in text
+    assert "size curve skipped: 1 rows give 0 pool size(s)" in text
+    out = save_cv(result, tmp_path / "cv")
+    assert len(json.loads((out / "cv.json").read_text())["notes"]) == 3
+
+
+def test_enough_matching_groups_leave_no_note(tiny_dir):
+    train = DataDir.of(tiny_dir).read_train()
+    result = run_cv(train, assign_folds(train)["fold"].to_numpy(), load_recipe("text-phash"), size_curve=False)
+    assert not any("label_group" in note for note in result.notes)

@@ -26,6 +26,7 @@ def test_build_writes_dataset_and_kernel(text_build: Path):
 
     meta = json.loads((kernel / "kernel-metadata.json").read_text())
     assert meta["enable_internet"] is False and meta["enable_gpu"] is True
+    assert meta["machine_shape"] == "NvidiaTeslaT4"  # without it Kaggle gives a P100, which its torch cannot use
     assert meta["competition_sources"] == ["shopee-product-matching"]
     assert meta["dataset_sources"] == [f"{KAGGLE_USER}/prodmatch-shopee-offline"]
     assert meta["id"] == f"{KAGGLE_USER}/prodmatch-shopee-kernel"
@@ -36,7 +37,7 @@ def test_build_writes_dataset_and_kernel(text_build: Path):
 
     assert manifest["recipe"] == "text-phash" and manifest["thresholds"] is None
     assert manifest["weights_dir"] is None and manifest["runs"] == {}
-    assert "torch" not in manifest["requires_modules"]
+    assert manifest["requires_modules"] == ["numpy", "pandas", "scipy", "sklearn", "yaml", "psutil"]
     for rel, info in manifest["files"].items():
         assert hashlib.sha256((dataset / rel).read_bytes()).hexdigest() == info["sha256"]
     script = (kernel / "kernel.py").read_text()
@@ -96,7 +97,7 @@ def test_build_ships_only_inference_weights(tmp_path: Path, kernel_wheel: Path):
     assert manifest["recipe"] == "full" and manifest["thresholds"] == "thresholds.json"
     assert manifest["runs"]["image"]["run"] == "image-a"
     assert manifest["runs"]["text"]["folds"] == ["fold0", "fold1", "fold2"]
-    assert {"torch", "timm", "transformers"} <= set(manifest["requires_modules"])
+    assert {"torch", "timm", "transformers", "tokenizers", "albumentations", "cv2"} <= set(manifest["requires_modules"])
     assert manifest["needs_images"] is True
 
 
@@ -149,3 +150,12 @@ def test_rebuild_replaces_previous_output(tmp_path: Path, kernel_wheel: Path):
     assert not (out / "dataset" / "stale.txt").exists()
     assert result.manifest["kernel_id"] == "b/prodmatch-shopee-kernel"
     assert sorted(p.name for p in out.iterdir()) == ["dataset", "kernel"]  # no staging left behind
+
+
+def test_required_modules_follow_the_shipped_model_types():
+    from prodmatch.kernel.build import required_modules
+
+    text_only = required_modules({"text": {"model": "text"}})
+    assert {"torch", "transformers", "tokenizers"} <= set(text_only) and "cv2" not in text_only
+    both = required_modules({"image": {"model": "image"}, "text": {"model": "text"}})
+    assert {"albumentations", "cv2", "timm", "torchvision"} <= set(both) and both.count("torch") == 1

@@ -75,3 +75,60 @@ def test_policy_round_trips_through_json_form():
     back = MatchPolicy.from_dict(policy.as_dict())
     assert back.thresholds == {"text": 0.5, "image": np.inf} and back.min2_floor == -np.inf
     assert policy.as_dict()["thresholds"]["image"] is None
+
+
+def reference_mask(table, policy):
+    """The policy applied the plain way (the definition the fast PolicyApplier must reproduce exactly)."""
+    order = PolicyApplier(table, policy.priority).order
+    mask = np.zeros(len(table), bool)
+    for source, threshold in policy.thresholds.items():
+        mask |= table.score(source) >= threshold
+    mask &= table.rows != table.cols
+    if policy.min2:
+        ranked = [i for i in order if table.rows[i] != table.cols[i]]
+        first_score = {}
+        for source in reversed(policy.priority):
+            score = table.score(source)
+            for i in np.flatnonzero(np.isfinite(score)):
+                first_score[i] = score[i]
+        matched = set(table.rows[mask].tolist())
+        best = {}
+        for i in ranked:
+            best.setdefault(int(table.rows[i]), i)
+        for row, i in best.items():
+            if row not in matched and first_score[i] >= policy.min2_floor:
+                mask[i] = True
+    kept = np.zeros_like(mask)
+    per_row = {}
+    for i in order:
+        if mask[i]:
+            per_row[table.rows[i]] = per_row.get(table.rows[i], 0) + 1
+            kept[i] = per_row[table.rows[i]] <= policy.cap - 1
+    return kept
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_applier_equals_the_plain_definition(seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    parts = {}
+    for source in ("text", "image"):
+        rows, cols = rng.integers(0, n, 400), rng.integers(0, n, 400)
+        scores = np.round(rng.random(400), 1).astype(np.float32)  # coarse scores: many ties
+        parts[source] = Neighbours(rows.astype(np.int64), cols.astype(np.int64), scores, n, n)
+    table = CandidateTable.from_sources(parts)
+    applier = PolicyApplier(table, ["text", "image"])
+    labels = rng.integers(0, 8, n)
+    evaluator = PolicyEvaluator(table, labels, ["text", "image"])
+    for _ in range(10):
+        policy = MatchPolicy({"text": float(rng.choice([0.3, 0.6, np.inf])), "image": float(rng.choice([0.2, 0.8]))},
+                             priority=["text", "image"], min2=bool(rng.integers(2)),
+                             min2_floor=float(rng.choice([-np.inf, 0.5])), cap=int(rng.choice([2, 4, 50])))
+        expected = reference_mask(table, policy)
+        mask, matched = applier.apply(policy)
+        np.testing.assert_array_equal(mask, expected)
+        np.testing.assert_array_equal(matched, np.bincount(table.rows[expected], minlength=n))
+        _, tp, n_pred = evaluator.counts(policy)
+        hits = labels[table.rows] == labels[table.cols]
+        np.testing.assert_array_equal(tp, np.bincount(table.rows[expected], weights=hits[expected], minlength=n) + 1)
+        np.testing.assert_array_equal(n_pred, np.bincount(table.rows[expected], minlength=n) + 1)

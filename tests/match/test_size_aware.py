@@ -55,3 +55,18 @@ def test_secondary_sources_drift_with_their_stand_alone_optimum():
     at_8k = c.policy_for(8000)
     assert at_8k.thresholds == {"text": pytest.approx(0.65), "tfidf": pytest.approx(0.89)}
     assert SizeCurve.from_dict(c.as_dict()).slopes() == c.slopes()
+
+
+def test_a_threshold_moved_far_past_the_tuned_sizes_is_clamped_with_a_warning():
+    # a steep slope fitted on small pools used to ask for tfidf=1.062 at 70,000 rows: above any cosine
+    from prodmatch.match.size_aware import SizeCurveWarning
+
+    steep = SizeCurve([500.0, 1000.0], [MatchPolicy({"tfidf": t}, priority=["tfidf"], min2_floor=0.3)
+                                        for t in (0.50, 0.58)], drifting=["tfidf"], ceilings={"tfidf": 0.99})
+    with pytest.warns(SizeCurveWarning, match=r"tfidf would move to 1\.07\d for 70000 test rows.*clamped"):
+        policy = steep.policy_for(70_000)
+    assert policy.thresholds["tfidf"] == 0.99 and policy.min2_floor == pytest.approx(0.3 + 0.99 - 0.58)
+    assert SizeCurve.from_dict(steep.as_dict()).ceiling("tfidf") == 0.99
+    old_file = {k: v for k, v in steep.as_dict().items() if k != "ceilings"}  # thresholds.json from before
+    with pytest.warns(SizeCurveWarning):
+        assert SizeCurve.from_dict(old_file).policy_for(70_000).thresholds["tfidf"] == 1.0

@@ -6,7 +6,14 @@ import pytest
 
 from prodmatch.artifacts.oof import write_oof_embeddings
 from prodmatch.match.policy import MatchPolicy
-from prodmatch.pipeline.runs import check_policy_runs, oof_embeddings_for, recipe_for_weights, resolve_runs
+from prodmatch.errors import MissingInputError
+from prodmatch.pipeline.runs import (
+    check_policy_runs,
+    image_embeddings,
+    oof_embeddings_for,
+    recipe_for_weights,
+    resolve_runs,
+)
 from prodmatch.recipes import load_recipe, recipe_from_dict
 from prodmatch.search.dense import l2_normalize
 from tests.artifacts.test_weights import make_fold
@@ -27,8 +34,6 @@ def test_optional_embeddings_without_a_run_drop_their_sources(tmp_path):
     recipe, runs, notes = recipe_for_weights(load_recipe("full"), tmp_path)
     assert runs == {"text": tmp_path / "txt"} and recipe.source_names == ["text", "tfidf", "phash"]
     assert "dropped" in notes[0]
-    plain, runs, notes = recipe_for_weights(load_recipe("full"), tmp_path / "nothing")
-    assert plain.source_names == ["tfidf", "phash"] and runs == {} and "without learned embeddings" in notes[-1]
     weightless, runs, notes = recipe_for_weights(load_recipe("text-phash"), tmp_path)
     assert weightless.name == "text-phash" and runs == {} and notes == []
 
@@ -61,7 +66,22 @@ def test_oof_coverage_keeps_the_rows_every_run_covers(tmp_path):
     assert covered.tolist() == [False, True, True, False] and embeddings["image"].shape == (2, 4)
 
 
+def test_a_recipe_with_no_run_for_any_embedding_is_an_error_not_text_phash_named_full(tmp_path):
+    # a mistyped --weights used to run TF-IDF + phash quietly, still labelled "full"
+    with pytest.raises(MissingInputError, match=r"--weights .*wieghts: no such folder.*--recipe text-phash"):
+        recipe_for_weights(load_recipe("full"), tmp_path / "wieghts")
+    with pytest.raises(MissingInputError, match=r"recipe 'full' needs trained runs.*runs found: none"):
+        recipe_for_weights(load_recipe("full"), tmp_path)
+
+
+def test_image_embeddings_are_told_by_the_runs_model_type(tmp_path):
+    make_fold(tmp_path, "photos", 0, model="image")
+    make_fold(tmp_path, "titles", 0, model="text")
+    assert image_embeddings({"a": tmp_path / "photos", "b": tmp_path / "titles"}) == ["a"]
+
+
 def test_thresholds_for_sources_without_runs_are_an_error(tmp_path):
+    make_fold(tmp_path, "txt", 0, model="text")
     recipe, _, _ = recipe_for_weights(load_recipe("full"), tmp_path)
     policy = MatchPolicy({"comb": 0.5, "tfidf": 0.5, "phash": 0.9})
     with pytest.raises(FileNotFoundError, match=r"tuned with source\(s\) \['comb'\]"):

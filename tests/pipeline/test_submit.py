@@ -61,3 +61,80 @@ def test_match_postings_refuses_thresholds_for_sources_the_recipe_lacks(tiny_dir
     policy = MatchPolicy({"tfidf": 0.5, "image": 0.5})
     with pytest.raises(ValueError, match=r"thresholds for sources \['image'\]"):
         match_postings(Features.from_frame(test), load_recipe("text-phash"), policy)
+
+
+def _no_tuning(monkeypatch):
+    """Make tuning fail loudly: a check that runs "before the work" must not get that far."""
+    import prodmatch.pipeline.submit as submit_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("tuning started before the output path was checked")
+
+    monkeypatch.setattr(submit_module, "tune", refuse)
+
+
+@pytest.mark.parametrize("out", ["test.csv", "", "a_folder", "link.csv", "fifo.csv"])
+def test_a_bad_out_fails_before_the_work_and_replaces_nothing(tiny_dir, tmp_path, monkeypatch, capsys, out):
+    import os
+
+    _no_tuning(monkeypatch)
+    (tmp_path / "a_folder").mkdir()
+    os.symlink(tiny_dir / "sample_submission.csv", tmp_path / "link.csv")
+    os.mkfifo(tmp_path / "fifo.csv")
+    before = (tiny_dir / "test.csv").read_bytes()
+    target = "" if out == "" else str(tiny_dir / out if out == "test.csv" else tmp_path / out)
+    assert main(["submit", "--data-dir", str(tiny_dir), "--out", target]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: ") and "Traceback" not in message
+    assert (tiny_dir / "test.csv").read_bytes() == before
+    assert (tmp_path / "link.csv").is_symlink() and (tmp_path / "a_folder").is_dir()
+    assert not (tmp_path / "fifo.csv").is_file()
+
+
+def test_a_full_disk_is_an_error_naming_the_submission(tiny_dir, tmp_path, monkeypatch, capsys):
+    import errno
+
+    def full(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    folder = tmp_path / "out"
+    assert main(["submit", "--data-dir", str(tiny_dir), "--out", str(folder / "first.csv")]) == 0
+    thresholds = (folder / "first.thresholds.json").rename(folder / "t.json")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    assert main(["submit", "--data-dir", str(tiny_dir), "--out", str(folder / "sub.csv"),
+                 "--thresholds", str(thresholds)]) == 2
+    assert f"could not write {folder / 'sub.csv'}: No space left on device" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["first.csv", "t.json"]
+
+
+def test_two_runs_on_one_out_cannot_interleave(tiny_dir, tmp_path, monkeypatch):
+    from prodmatch.errors import OutputPathError
+    from prodmatch.fileio import output_lock
+
+    _no_tuning(monkeypatch)
+    out = tmp_path / "submission.csv"
+    with output_lock(out):  # as a first run does for its whole length
+        with pytest.raises(OutputPathError, match="being written by another run"):
+            submit(SubmitOptions(tiny_dir, out))
+
+
+def test_the_submission_follows_the_rows_actually_in_test_csv(tiny_dir, tmp_path, capsys):
+    lines = (tiny_dir / "test.csv").read_text().splitlines()
+    head, rest = lines[1].rsplit(",", 1)
+    lines[1] = f'{head},"{rest}'  # an opening quote never closed
+    lines[5] = lines[5].rsplit(",", 1)[0] + ',"say ""hi"""'  # a later quote would close it, swallowing rows 1-4
+    (tiny_dir / "test.csv").write_text("\n".join(lines) + "\n")
+    assert main(["submit", "--data-dir", str(tiny_dir), "--out", str(tmp_path / "s.csv")]) == 2
+    assert "test.csv, row 0 (line 2), column 'title'" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_the_tuning_table_projects_to_the_test_size_not_70000(tmp_path):
+    # a 9-row test set used to get a "test 70000" line (the CV table's default) before its own projection
+    from tests.conftest import write_tiny_kaggle_dir
+
+    data = write_tiny_kaggle_dir(tmp_path / "data", n_groups=400)  # > 1,000 rows: a size curve is fitted
+    logged = []
+    submit(SubmitOptions(data, tmp_path / "s.csv"), log=logged.append)
+    projections = [line.split()[:2] for line in "\n".join(logged).splitlines() if line.strip().startswith("test ")]
+    assert projections == [["test", "9:"]]

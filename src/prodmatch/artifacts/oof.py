@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from prodmatch.artifacts.weights import OOF_FILE, expected_folds, fold_folders
+from prodmatch.errors import MissingInputError
 from prodmatch.fileio import atomic_open
 from prodmatch.search.dense import l2_normalize
 
@@ -42,7 +43,7 @@ def read_oof_embeddings(run_dir: str | Path, posting_ids: Sequence[str]) -> np.n
     run_dir = Path(run_dir)
     files = oof_files(run_dir)
     if not files:
-        raise FileNotFoundError(f"no fold<k>/{OOF_FILE} under {run_dir}; train the folds first "
+        raise MissingInputError(f"no fold<k>/{OOF_FILE} under {run_dir}; train the folds first "
                                 "(python train_fold.py --fold k ...)")
     ids, embs, owner = [], [], []
     for fold, path in files:

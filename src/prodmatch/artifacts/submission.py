@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from prodmatch.data.reading import read_csv_strings
+from prodmatch.errors import InputError
 from prodmatch.fileio import atomic_path
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
 
 SUBMISSION_HEADER = ["posting_id", "matches"]
 
 
-class SubmissionError(ValueError):
+class SubmissionError(InputError, ValueError):
     def __init__(self, file: str | Path, message: str, row: int | None = None, column: str | None = None):
         where = [str(file)]
         if row is not None:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prodmatch.errors import ArgumentError
 from prodmatch.fileio import write_json
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.match.size_aware import SizeCurve
@@ -41,10 +42,10 @@ def read_thresholds(path: str | Path) -> Thresholds:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read thresholds file ({exc})") from None
+        raise ArgumentError(f"{path}: cannot read thresholds file ({exc})") from None
     try:
         curve = None if not data.get("size_curve") else SizeCurve.from_dict(data["size_curve"])
         return Thresholds(MatchPolicy.from_dict(data["policy"]), recipe_from_dict(data["recipe"]), curve,
                           data.get("tuned_on") or {})
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: not a prodmatch thresholds file ({exc})") from None
+        raise ArgumentError(f"{path}: not a prodmatch thresholds file ({exc})") from None

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from prodmatch.errors import MissingInputError
+
 MODEL_FILE = "model.pt"  # the encoder (format: prodmatch.models.build)
 CONFIG_FILE = "config.yaml"  # the resolved training config
 METRICS_FILE = "metrics.json"
@@ -89,10 +91,10 @@ def fold_dirs(run_dir: str | Path) -> list[Path]:
     """Fold folders of a run holding a model.pt (sorted by k); raises when there is none."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"run directory not found: {run_dir}")
+        raise MissingInputError(f"run directory not found: {run_dir}")
     folds = fold_folders(run_dir)
     if not folds:
-        raise FileNotFoundError(f"no fold<k>/{MODEL_FILE} under {run_dir}")
+        raise MissingInputError(f"no fold<k>/{MODEL_FILE} under {run_dir}")
     return [f.path for f in folds]
 
 

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         images=not args.no_images,
         test_fraction=args.test_fraction,
         overwrite=args.overwrite,
+        progress=True,
     )
     print(summary.describe())
     return 0

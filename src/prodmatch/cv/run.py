@@ -18,8 +18,9 @@ import pandas as pd
 from prodmatch.artifacts.cv_folder import Candidates, write_cv_folder
 from prodmatch.artifacts.thresholds import Thresholds
 from prodmatch.cv.format import format_size_curve, format_table
+from prodmatch.cv.notes import small_train_notes
 from prodmatch.cv.oof import oof_candidates
-from prodmatch.cv.size_curve import tune_size_curve
+from prodmatch.cv.size_curve import size_curve_skipped, tune_size_curve
 from prodmatch.cv.tune import nested_score, tune_policy
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
@@ -28,6 +29,8 @@ from prodmatch.match.size_aware import SizeCurve
 from prodmatch.metrics import MatchScore, row_scores_from_counts
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
+
+KAGGLE_TEST_SIZE = 70_000  # about the size of the competition's hidden test set
 
 
 @dataclass
@@ -44,6 +47,7 @@ class CVResult:
     size_curve: SizeCurve | None = None
     timings: dict[str, float] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what was skipped and why; what the score cannot tell
 
     @property
     def score(self) -> MatchScore:
@@ -52,12 +56,14 @@ class CVResult:
     def thresholds(self, tuned_on: dict | None = None) -> Thresholds:
         return Thresholds(self.policy, self.recipe, self.size_curve, {**self.meta, **(tuned_on or {})})
 
-    def format_table(self) -> str:
+    def format_table(self, test_sizes: tuple[int, ...] = (KAGGLE_TEST_SIZE,)) -> str:
+        """The table, the nested estimate, the size curve projected to ``test_sizes`` rows, and the notes."""
         lines = [format_table(self.rows, self.recipe)]
         if self.nested is not None:
             lines.append(f"nested CV (thresholds tuned on the other folds): F1 {self.nested.f1:.4f}")
         if self.size_curve is not None:
-            lines.append(format_size_curve(self.size_curve, self.recipe))
+            lines.append(format_size_curve(self.size_curve, self.recipe, test_sizes))
+        lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
@@ -80,16 +86,22 @@ def run_cv(
     tuning_started = time.perf_counter()
     tuned = tune_policy(table, labels, recipe)
     timings["tuning"] = time.perf_counter() - tuning_started
+    notes = small_train_notes(labels)
     nested_result = None
     if nested and len(np.unique(folds)) > 1:
         nested_started = time.perf_counter()
         nested_result = nested_score(table, labels, folds, recipe)
         timings["nested"] = time.perf_counter() - nested_started
+    elif nested:
+        notes.append("nested estimate skipped: the CV rows are all in one fold, so there are no other folds to "
+                     "tune on")
     curve = None
     if size_curve:
         curve_started = time.perf_counter()
-        curve, _ = tune_size_curve(features, labels, recipe)
+        curve, _ = tune_size_curve(features, labels, recipe, progress=progress)
         timings["size_curve"] = time.perf_counter() - curve_started
+        if curve is None:
+            notes.append(size_curve_skipped(len(labels)))
     timings["total"] = time.perf_counter() - started
     fold_sizes = pd.Series(folds).value_counts().sort_index()
     meta = {
@@ -100,7 +112,7 @@ def run_cv(
         "n_candidate_pairs": len(table),
     }
     return CVResult(recipe, tuned.policy, table, train["posting_id"].to_numpy(dtype=object), labels, folds,
-                    tuned.rows, tuned.curves, nested_result, curve, timings, meta)
+                    tuned.rows, tuned.curves, nested_result, curve, timings, meta, notes)
 
 
 def oof_predictions(result: CVResult) -> pd.DataFrame:
@@ -129,6 +141,7 @@ def save_cv(result: CVResult, out_dir: str | Path, extra_meta: dict | None = Non
         "policy": result.policy.as_dict(),
         "size_curve": None if result.size_curve is None else result.size_curve.as_dict(),
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "notes": list(result.notes),
         "meta": {**result.meta, **(extra_meta or {})},
     }
     candidates = Candidates(result.table, result.posting_ids, result.labels, result.folds)

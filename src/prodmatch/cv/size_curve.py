@@ -8,6 +8,7 @@ from prodmatch.cv.oof import oof_candidates
 from prodmatch.cv.tune import tune_policy
 from prodmatch.data.folds import fold_of_group
 from prodmatch.match.size_aware import SizeCurve
+from prodmatch.progress import progress_bar
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
 
@@ -23,18 +24,32 @@ def pool_ids(labels: np.ndarray, n_pools: int, salt: str = "size") -> np.ndarray
     return np.array([fold_of_group(g, n_pools, salt) for g in unique], dtype=np.int64)[inverse]
 
 
+def usable_levels(n_rows: int, levels: tuple[int, ...] = SIZE_LEVELS, min_pool_size: int = MIN_POOL_SIZE) -> list[int]:
+    """The pool counts whose pools hold at least ``min_pool_size`` rows."""
+    return [m for m in levels if n_rows / m >= min_pool_size]
+
+
+def size_curve_skipped(n_rows: int, levels: tuple[int, ...] = SIZE_LEVELS, min_pool_size: int = MIN_POOL_SIZE) -> str:
+    """Why no size curve is fitted on ``n_rows`` rows (a note for the CV output)."""
+    return (f"size curve skipped: {n_rows} rows give {len(usable_levels(n_rows, levels, min_pool_size))} pool size(s) "
+            f"of >= {min_pool_size} rows and a curve needs 2 (>= {2 * min_pool_size} rows); the thresholds stay as "
+            "tuned, whatever the test size")
+
+
 def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe, levels: tuple[int, ...] = SIZE_LEVELS,
-                    min_pool_size: int = MIN_POOL_SIZE) -> tuple[SizeCurve | None, list[dict]]:
+                    min_pool_size: int = MIN_POOL_SIZE, progress: bool = False) -> tuple[SizeCurve | None, list[dict]]:
     """Tune the policy on pools of decreasing count (growing size); see prodmatch.match.size_aware.
 
     Levels whose pools would hold fewer than ``min_pool_size`` rows are skipped; with fewer than two levels
-    left there is no curve (None): the data is too small to see a drift, and thresholds stay as tuned.
+    left there is no curve (None; :func:`size_curve_skipped` says why): the data is too small to see a drift,
+    and thresholds stay as tuned. The curve keeps each drifting source's highest tunable threshold, so a
+    threshold moved to a large test size never passes it.
     """
-    levels = [m for m in levels if len(labels) / m >= min_pool_size]
+    levels = usable_levels(len(labels), levels, min_pool_size)
     if len(levels) < 2:
         return None, []
     sizes, policies, alone, rows = [], [], [], []
-    for n_pools in sorted(levels, reverse=True):
+    for n_pools in progress_bar(sorted(levels, reverse=True), "size curve", enabled=progress):
         pools = pool_ids(labels, n_pools)
         table, _ = oof_candidates(features, pools, recipe)
         tuned = tune_policy(table, labels, recipe, report_sources=False)
@@ -42,4 +57,5 @@ def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe, leve
         policies.append(tuned.policy)
         alone.append(tuned.alone)
         rows.append({"pools": n_pools, "pool_size": round(len(labels) / n_pools), **tuned.rows[-1]})
-    return SizeCurve(sizes, policies, recipe.drifting_sources, alone), rows
+    ceilings = {name: float(recipe.scale_of(name).grid().max()) for name in recipe.drifting_sources}
+    return SizeCurve(sizes, policies, recipe.drifting_sources, alone, ceilings), rows

@@ -15,6 +15,7 @@ import pandas as pd
 
 from prodmatch.data.reading import DataDir, read_csv_strings
 from prodmatch.data.validation import DataValidationError
+from prodmatch.errors import ArgumentError
 from prodmatch.fileio import write_csv
 
 DEFAULT_N_FOLDS = 5
@@ -28,7 +29,7 @@ def default_folds_path(data_dir: str | Path, n_folds: int = DEFAULT_N_FOLDS) -> 
 def fold_of_group(label_group, n_folds: int = DEFAULT_N_FOLDS, salt: str = "") -> int:
     """Fold of one label_group: the first 8 bytes of md5(salt + str(group)) modulo ``n_folds``."""
     if n_folds < 2:
-        raise ValueError(f"n_folds must be >= 2, got {n_folds}")
+        raise ArgumentError(f"n_folds must be >= 2, got {n_folds}")
     digest = hashlib.md5(f"{salt}{label_group}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % n_folds
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,20 +22,79 @@ from prodmatch.data.validation import (
 
 
 def read_csv_strings(path: str | Path) -> pd.DataFrame:
-    """Read a CSV keeping every cell a string ("" for empty), wrapping parser errors with the file name."""
+    """Read a CSV keeping every cell a string ("" for empty), wrapping parser errors with the file name.
+
+    One record per line: a cell with a line break in it is refused (in the competition files it only comes
+    from an opening quote that is never closed, which would silently swallow the rows after it), and so is
+    any other disagreement between the rows parsed and the file's non-blank lines.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataValidationError(path, "file not found")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise not_utf8_error(path) from None
     except pd.errors.EmptyDataError:
         raise DataValidationError(path, "file is empty (no header)") from None
     except pd.errors.ParserError as exc:
-        raise DataValidationError(path, f"malformed CSV: {exc}") from None
+        raise multi_line_error(path, "the rows after it are lost") or \
+            DataValidationError(path, f"malformed CSV: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    check_one_record_per_line(frame, path)
     return frame
+
+
+def not_utf8_error(path: Path) -> DataValidationError:
+    """Where the first byte that is not UTF-8 is: its offset in the file, its row, line and column."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        header = raw[: raw.find(b"\n")].decode("utf-8", errors="replace")
+        before = raw[line_start:exc.start].decode("utf-8", errors="replace")
+        column = _column_at(header, before) if line > 1 else None
+        byte = raw[exc.start:exc.start + 1].hex()
+        return DataValidationError(path, f"not UTF-8 text: byte 0x{byte} at offset {exc.start} ({exc.reason}); "
+                                         "save the file as UTF-8", row=line - 2 if line > 1 else None, column=column)
+    return DataValidationError(path, "not UTF-8 text")  # pragma: no cover - pandas and bytes.decode agree
+
+
+def _column_at(header: str, line_prefix: str) -> str | None:
+    """The header name of the cell that ``line_prefix`` (the start of a data line) ends in."""
+    names = next(csv.reader([header]), [])
+    cells = next(csv.reader([line_prefix]), [""])
+    position = len(cells) - 1
+    return names[position].strip() if 0 <= position < len(names) else None
+
+
+def check_one_record_per_line(frame: pd.DataFrame, path: Path) -> None:
+    """The rows parsed must be the file's non-blank lines after the header (see :func:`read_csv_strings`)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        data_lines = sum(1 for line in handle if line.strip()) - 1
+    if data_lines == len(frame):
+        return
+    raise multi_line_error(path, f"the file's {data_lines} data lines read as {len(frame)} rows") or \
+        DataValidationError(path, f"{data_lines} non-blank data lines but {len(frame)} rows parsed; is the file a "
+                                  "well-formed CSV with one posting per line?")
+
+
+def multi_line_error(path: Path, consequence: str) -> DataValidationError | None:
+    """The first cell that runs over several lines (an opening quote never closed), as an error; None if none."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        records = (cells for cells in reader if any(cell.strip() for cell in cells))  # blank lines are no rows
+        for row, cells in enumerate(records):
+            for position, cell in enumerate(cells):
+                if "\n" in cell or "\r" in cell:
+                    column = header[position].strip() if position < len(header) else None
+                    return DataValidationError(
+                        path, f"this cell runs over several lines, so {consequence}: an opening quote that is never "
+                        "closed? (a cell must not contain a line break)", row=row, column=column)
+    return None
 
 
 def read_postings(path: str | Path, labelled: bool) -> pd.DataFrame:

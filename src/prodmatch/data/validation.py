@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prodmatch.errors import InputError
+
 PHASH_RE = re.compile(r"^[0-9a-fA-F]{16}$")
 
 TRAIN_COLUMNS = ("posting_id", "image", "image_phash", "title", "label_group")
@@ -20,7 +22,7 @@ TEST_COLUMNS = ("posting_id", "image", "image_phash", "title")
 SUBMISSION_COLUMNS = ("posting_id", "matches")
 
 
-class DataValidationError(ValueError):
+class DataValidationError(InputError, ValueError):
     """A data file that prodmatch refuses to use, with where the problem is."""
 
     def __init__(self, file: str | Path, message: str, row: int | None = None, column: str | None = None):
@@ -48,10 +50,18 @@ def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], file: str | P
 
 
 def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posting_id") -> None:
+    """Every id non-empty, without whitespace (a submission separates ids with spaces), and unique."""
     ids = frame[column]
     empty = np.flatnonzero(ids.str.strip().eq("").to_numpy())
     if len(empty):
         raise DataValidationError(file, "empty posting_id", row=int(empty[0]), column=column)
+    spaced = np.flatnonzero(ids.str.contains(r"\s", regex=True).to_numpy())
+    if len(spaced):
+        row = int(spaced[0])
+        raise DataValidationError(
+            file, f"posting_id {ids.iloc[row]!r} contains whitespace; ids are separated by spaces in a submission, "
+            "so an id must be one word" + (f" ({len(spaced)} such rows)" if len(spaced) > 1 else ""),
+            row=row, column=column)
     duplicated = np.flatnonzero(ids.duplicated(keep="first").to_numpy())
     if len(duplicated):
         row = int(duplicated[0])
@@ -74,19 +84,30 @@ def check_phash(frame: pd.DataFrame, file: str | Path, column: str = "image_phas
         )
 
 
+INTEGER_RE = r"[+-]?\d+(?:\.0*)?"  # "123", "-5", "123.0" (as pandas writes an integer column that had a NaN)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def parse_label_group(frame: pd.DataFrame, file: str | Path, column: str = "label_group") -> pd.Series:
+    """label_group as exact int64: parsed from the digits, never through a float (ids above 2**53 would collide)
+    and never wrapped (a label beyond int64 is refused, not merged with others)."""
     raw = frame[column].str.strip()
     missing = np.flatnonzero(raw.eq("").to_numpy())
     if len(missing):
         raise DataValidationError(file, "label_group is missing", row=int(missing[0]), column=column)
-    parsed = pd.to_numeric(raw, errors="coerce")
-    bad = np.flatnonzero((parsed.isna() | (parsed != np.floor(parsed))).to_numpy())
+    bad = np.flatnonzero(~raw.str.fullmatch(INTEGER_RE).to_numpy())
     if len(bad):
         row = int(bad[0])
         raise DataValidationError(
             file, f"label_group must be an integer, got {raw.iloc[row]!r}", row=row, column=column
         )
-    return parsed.astype(np.int64)
+    values = [int(text.split(".")[0]) for text in raw]
+    for row, value in enumerate(values):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise DataValidationError(
+                file, f"label_group {raw.iloc[row]} does not fit in a 64-bit integer; labels are compared exactly, "
+                "so it is refused rather than rounded into another group", row=row, column=column)
+    return pd.Series(np.array(values, dtype=np.int64), index=frame.index, name=column)
 
 
 def fill_empty_titles(frame: pd.DataFrame, file: str | Path, column: str = "title") -> pd.Series:

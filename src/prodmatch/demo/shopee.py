@@ -39,7 +39,9 @@ import pandas as pd
 
 from prodmatch.demo.catalog import Product, build_catalog, make_title
 from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_of_group
+from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, write_csv
+from prodmatch.progress import progress_bar
 
 DEFAULT_N_PRODUCTS = 600
 DEFAULT_IMAGE_SIZE = 128
@@ -253,7 +255,7 @@ def _phash_of(data: bytes) -> str:
 
 
 def _render_images(products: list[Product], postings: list[_Posting], seed: int, size: int,
-                   root: Path) -> int:
+                   root: Path, progress: bool = False) -> int:
     from PIL import Image
 
     from prodmatch.demo.images import near_duplicate, render_object, render_photo
@@ -262,7 +264,7 @@ def _render_images(products: list[Product], postings: list[_Posting], seed: int,
     data: dict[int, bytes] = {}
     written: set[tuple[str, str]] = set()
     order = sorted(postings, key=lambda p: {"new": 0, "near": 1, "copy": 2, "cross": 2}[p.photo[0]])
-    for post in order:
+    for post in progress_bar(order, "draw photos", enabled=progress):
         kind = post.photo[0]
         if kind == "new":
             if post.product not in cutouts:
@@ -344,21 +346,23 @@ def generate_demo(
     images: bool = True,
     test_fraction: float = DEFAULT_TEST_FRACTION,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> DemoSummary:
     """Write a synthetic Kaggle-layout dataset of ``n_products`` products (train + test) to ``out_dir``.
 
     ``image_size`` is the side of the square JPEGs; ``images=False`` writes no images (simulated phashes).
     ``test_fraction`` of the products (whole families) go to test.csv. Deterministic for ``seed``.
+    ``progress`` shows a bar while the photos are drawn.
     """
     start = time.perf_counter()
     if int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+        raise ArgumentError(f"seed must be >= 0, got {seed}")
     if n_products < 2:
-        raise ValueError(f"n_products must be >= 2 (train and test each need a product), got {n_products}")
+        raise ArgumentError(f"n_products must be >= 2 (train and test each need a product), got {n_products}")
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise ArgumentError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if images and image_size < 32:
-        raise ValueError(f"image_size must be >= 32 pixels, got {image_size}")
+        raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
     products = build_catalog(n_products, _rng(seed, _CATALOG))
     _split_families(products, test_fraction, _rng(seed, _SPLIT))
     _assign_label_groups(products, _rng(seed, _IDS, 1))
@@ -369,7 +373,7 @@ def generate_demo(
         (tmp / "train_images").mkdir()
         (tmp / "test_images").mkdir()
         if images:
-            n_files = _render_images(products, postings, seed, image_size, tmp)
+            n_files = _render_images(products, postings, seed, image_size, tmp, progress)
         else:
             _simulate_images(products, postings, seed)
             n_files = 0

@@ -51,8 +51,12 @@ COMPETITION = "shopee-product-matching"
 DEFAULT_DATASET_SLUG = "prodmatch-shopee-offline"
 DEFAULT_KERNEL_SLUG = "prodmatch-shopee-kernel"
 PLACEHOLDER_USER = "your-kaggle-username"
-BASE_MODULES = ["numpy", "pandas", "scipy", "sklearn", "yaml"]
-WEIGHTS_MODULES = ["torch", "timm", "transformers", "PIL"]
+# what `prodmatch submit` imports, checked by the kernel before it runs (import names, not distributions)
+BASE_MODULES = ["numpy", "pandas", "scipy", "sklearn", "yaml", "psutil"]
+MODEL_MODULES = {  # per model type of a shipped run: the encoder, its inputs (image decoding + transforms)
+    "image": ["torch", "torchvision", "timm", "albumentations", "cv2"],
+    "text": ["torch", "transformers", "tokenizers"],
+}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 
 
@@ -215,6 +219,14 @@ def ship_weights(recipe, weights: Path | None, dataset: Path) -> tuple[dict, dic
     return runs, rewrite
 
 
+def required_modules(runs: dict) -> list[str]:
+    """Modules the kernel checks before running: the base ones, and those of each shipped run's model type."""
+    modules = list(BASE_MODULES)
+    for run in runs.values():
+        modules += [m for m in MODEL_MODULES.get(run["model"], []) if m not in modules]
+    return modules
+
+
 def rewrite_selectors(spec: dict, rewrite: dict) -> dict:
     """Recipe spec whose ``run:`` selectors name the shipped run (the kernel points them at its weights)."""
     spec = copy.deepcopy(spec)
@@ -362,7 +374,7 @@ def build_kernel(options: BuildOptions) -> BuildResult:
             "policy": policy.as_dict() if policy is not None else None,
             "needs_images": recipe.needs_weights, "wheel": wheel.name, "vendored_wheels": vendored,
             "weights_dir": "weights" if runs else None, "runs": runs,
-            "requires_modules": BASE_MODULES + (WEIGHTS_MODULES if recipe.needs_weights else []),
+            "requires_modules": required_modules(runs),
             "submit_args": list(options.submit_args),
             "total_bytes": sum(f["bytes"] for f in files.values()), "files": files,
         }

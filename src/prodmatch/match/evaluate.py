@@ -23,11 +23,9 @@ class PolicyEvaluator:
 
     def counts(self, policy: MatchPolicy):
         """(matched pair mask, true positives per row, predicted set size per row), self-matches included."""
-        mask = self.applier.mask(policy)
-        rows = self.table.rows[mask]
-        tp = np.bincount(rows, weights=self.hit[mask], minlength=self.table.n_query) + 1.0
-        n_pred = np.bincount(rows, minlength=self.table.n_query) + 1
-        return mask, tp, n_pred
+        mask, matched = self.applier.apply(policy)
+        tp = self.applier.row_segments.count(mask & self.hit).astype(np.float64) + 1.0
+        return mask, tp, matched + 1
 
     def row_scores(self, policy: MatchPolicy):
         _, tp, n_pred = self.counts(policy)

@@ -54,13 +54,37 @@ def priority_order(table: CandidateTable, priority: list[str]) -> np.ndarray:
     return np.lexsort((*keys, table.rows))
 
 
-def union_mask(table: CandidateTable, thresholds: dict[str, float]) -> np.ndarray:
+def union_mask(table: CandidateTable, thresholds: dict[str, float], not_self: np.ndarray | None = None) -> np.ndarray:
     """Pairs (self pairs excluded) that at least one source scores at or above its threshold."""
     mask = np.zeros(len(table), dtype=bool)
     for source, threshold in thresholds.items():
         mask |= table.score(source) >= threshold
-    mask &= table.rows != table.cols
+    mask &= (table.rows != table.cols) if not_self is None else not_self
     return mask
+
+
+class RowSegments:
+    """Runs of one row's pairs in an array sorted by row (the table itself, or its priority order): per-row
+    counts of a mask in one pass, and the positions of chosen rows' runs."""
+
+    def __init__(self, sorted_rows: np.ndarray, n_rows: int):
+        self.bounds = np.searchsorted(sorted_rows, np.arange(n_rows + 1)).astype(np.int64)
+        self.lengths = np.diff(self.bounds)
+        self.nonempty = np.flatnonzero(self.lengths)
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        """How many True entries each row's run holds (``mask`` aligned with the sorted array)."""
+        counts = np.zeros(len(self.lengths), dtype=np.int64)
+        if len(self.nonempty):
+            counts[self.nonempty] = np.add.reduceat(mask.view(np.uint8), self.bounds[self.nonempty], dtype=np.int64)
+        return counts
+
+    def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of the runs of ``rows``, concatenated; where each run starts in that concatenation)."""
+        lengths = self.lengths[rows]
+        run_starts = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
+        shift = np.repeat(self.bounds[rows] - run_starts, lengths)
+        return np.arange(int(lengths.sum()), dtype=np.int64) + shift, run_starts
 
 
 def best_other_candidate(table: CandidateTable, order: np.ndarray) -> np.ndarray:
@@ -73,32 +97,35 @@ def best_other_candidate(table: CandidateTable, order: np.ndarray) -> np.ndarray
     return best
 
 
-def apply_min2(table: CandidateTable, mask: np.ndarray, best_other: np.ndarray, floor_score: np.ndarray | None,
-               floor: float) -> np.ndarray:
-    """Add each lonely row's best other candidate (if it clears ``floor``)."""
-    matched = np.bincount(table.rows[mask], minlength=table.n_query) > 0
-    lonely = np.flatnonzero(~matched & (best_other >= 0))
+def min2_additions(matched_per_row: np.ndarray, best_other: np.ndarray, floor_score: np.ndarray | None,
+                   floor: float) -> np.ndarray:
+    """Pair positions min2 adds: each row with no match gets its best other candidate (if it clears ``floor``)."""
+    lonely = np.flatnonzero((matched_per_row == 0) & (best_other >= 0))
     add = best_other[lonely]
     if floor_score is not None and np.isfinite(floor):
         add = add[floor_score[add] >= floor]
-    out = mask.copy()
-    out[add] = True
-    return out
+    return add
 
 
-def apply_cap(table: CandidateTable, mask: np.ndarray, order: np.ndarray, cap: int) -> np.ndarray:
-    """Keep at most ``cap - 1`` matched others per row (the row itself is the cap's last slot)."""
+def cap_rows(mask: np.ndarray, counts: np.ndarray, order: np.ndarray, order_segments: RowSegments,
+             cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mask with at most ``cap - 1`` matches per row, the best-ranked kept; the new per-row counts).
+
+    Only rows over the cap are looked at: their runs in ``order`` (priority order, grouped by row).
+    """
     limit = cap - 1
-    counts = np.bincount(table.rows[mask], minlength=table.n_query)
-    if counts.max(initial=0) <= limit:
-        return mask
-    selected = order[mask[order]]
-    rows = table.rows[selected]
-    starts = np.r_[0, np.flatnonzero(np.diff(rows)) + 1] if len(rows) else np.zeros(0, np.int64)
-    rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
-    out = np.zeros_like(mask)
-    out[selected[rank < limit]] = True
-    return out
+    over = np.flatnonzero(counts > limit)
+    if len(over) == 0:
+        return mask, counts
+    positions, run_starts = order_segments.positions(over)
+    pairs = order[positions]
+    matched = mask[pairs]
+    seen = np.cumsum(matched)  # matches so far, counted across the runs, rebased per run below
+    before_run = np.r_[0, seen][run_starts]
+    rank = seen - np.repeat(before_run, order_segments.lengths[over])
+    out = mask.copy()
+    out[pairs[matched & (rank > limit)]] = False
+    return out, np.minimum(counts, limit)
 
 
 def first_present_score(table: CandidateTable, priority: list[str]) -> np.ndarray:
@@ -115,19 +142,31 @@ class PolicyApplier:
     """Applies policies to one table, caching what does not depend on the thresholds."""
 
     def __init__(self, table: CandidateTable, priority: list[str]):
+        if len(table) and (np.diff(table.rows) < 0).any():
+            raise ValueError("the candidate table's pairs must be sorted by row (CandidateTable keeps them so)")
         self.table = table
         self.priority = list(priority)
         self.order = priority_order(table, self.priority)
         self.best_other = best_other_candidate(table, self.order)
         self.floor_score = first_present_score(table, self.priority)
+        self.not_self = table.rows != table.cols
+        self.row_segments = RowSegments(table.rows, table.n_query)  # the table is sorted by row
+        self.order_segments = RowSegments(table.rows[self.order], table.n_query)
 
     def mask(self, policy: MatchPolicy) -> np.ndarray:
+        return self.apply(policy)[0]
+
+    def apply(self, policy: MatchPolicy) -> tuple[np.ndarray, np.ndarray]:
+        """(matched pair mask, matches per row), self-matches not included."""
         if list(policy.priority) != self.priority:
             raise ValueError(f"policy priority {policy.priority} differs from this applier's {self.priority}")
-        mask = union_mask(self.table, policy.thresholds)
+        mask = union_mask(self.table, policy.thresholds, self.not_self)
+        counts = self.row_segments.count(mask)
         if policy.min2:
-            mask = apply_min2(self.table, mask, self.best_other, self.floor_score, policy.min2_floor)
-        return apply_cap(self.table, mask, self.order, policy.cap)
+            add = min2_additions(counts, self.best_other, self.floor_score, policy.min2_floor)
+            mask[add] = True
+            counts[self.table.rows[add]] += 1  # one addition per lonely row
+        return cap_rows(mask, counts, self.order, self.order_segments, policy.cap)
 
 
 def select_matches(table: CandidateTable, policy: MatchPolicy) -> np.ndarray:

@@ -13,15 +13,27 @@ because inside the union its threshold is weakly determined and jumps between si
 Sources whose scale does not drift (phash: Hamming distances, where unrelated images almost never come
 close) keep the tuned value, and the min2 floor -- a score on the first priority source's scale -- moves
 with that source's threshold.
+
+A moved threshold never passes its source's highest tunable value (``ceilings``; 0.99 for a cosine score,
+1.0 when a curve does not say): far beyond the tuned sizes, a steep fitted slope would otherwise ask for a
+cosine above 1 that nothing can reach. Clamping gives a :class:`SizeCurveWarning` that says by how much.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from prodmatch.match.policy import MatchPolicy
+
+
+DEFAULT_CEILING = 1.0  # every score scale so far tops out at 1 (cosine, 1 - Hamming/64)
+
+
+class SizeCurveWarning(UserWarning):
+    """A threshold moved to the test size was clamped to its source's highest tunable value."""
 
 
 @dataclass
@@ -30,6 +42,7 @@ class SizeCurve:
     policies: list[MatchPolicy]  # the policy tuned at that size
     drifting: list[str]  # sources whose thresholds follow the size
     alone: list[dict[str, float]] | None = None  # each source's stand-alone best threshold at that size
+    ceilings: dict[str, float] | None = None  # highest tunable threshold per drifting source
 
     def __post_init__(self) -> None:
         if len(self.sizes) != len(self.policies) or not self.sizes:
@@ -64,16 +77,30 @@ class SizeCurve:
         thresholds = dict(anchor.thresholds)
         for source, slope in self.slopes().items():
             if np.isfinite(thresholds[source]):
-                thresholds[source] = float(thresholds[source] + slope * steps)
+                thresholds[source] = self._clamped(source, float(thresholds[source] + slope * steps), n_rows)
         primary = anchor.priority[0]
         shift = thresholds[primary] - anchor.thresholds[primary] if np.isfinite(thresholds[primary]) else 0.0
         return replace(anchor, thresholds=thresholds, min2_floor=float(anchor.min2_floor + shift))
 
+    def ceiling(self, source: str) -> float:
+        return (self.ceilings or {}).get(source, DEFAULT_CEILING)
+
+    def _clamped(self, source: str, threshold: float, n_rows: int) -> float:
+        ceiling = self.ceiling(source)
+        if threshold <= ceiling + 1e-9:
+            return threshold
+        warnings.warn(f"size-aware thresholds: {source} would move to {threshold:.3f} for {n_rows} test rows, above "
+                      f"the highest threshold it can be tuned to ({ceiling:.3f}); clamped. The size curve was fitted "
+                      f"on pools of {self.sizes[0]:.0f}-{self.sizes[-1]:.0f} rows, far from this size: consider "
+                      "--fixed-thresholds or tuning on more train rows", SizeCurveWarning, stacklevel=3)
+        return ceiling
+
     def as_dict(self) -> dict:
         return {"sizes": [float(s) for s in self.sizes], "policies": [p.as_dict() for p in self.policies],
-                "drifting": list(self.drifting), "alone": self.alone, "slopes_per_doubling": self.slopes()}
+                "drifting": list(self.drifting), "alone": self.alone, "ceilings": self.ceilings,
+                "slopes_per_doubling": self.slopes()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SizeCurve":
         return cls([float(s) for s in data["sizes"]], [MatchPolicy.from_dict(p) for p in data["policies"]],
-                   list(data["drifting"]), data.get("alone"))
+                   list(data["drifting"]), data.get("alone"), data.get("ceilings"))

@@ -65,7 +65,8 @@ def image_spec_from_config(config) -> ImageEncoderSpec:
     return ImageEncoderSpec(
         backbone=config.backbone, embedding_dim=config.embedding_dim, neck=config.neck, dropout=config.dropout,
         gem_p=config.gem_p, gem_trainable=config.gem_trainable, image_size=config.image_size,
-        mean=tuple(config.mean or defaults["mean"]), std=tuple(config.std or defaults["std"]))
+        mean=tuple(config.mean or defaults["mean"]), std=tuple(config.std or defaults["std"]),
+        freeze_layers=config.freeze_layers)
 
 
 def text_spec_from_config(config) -> TextEncoderSpec:

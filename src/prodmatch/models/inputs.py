@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from prodmatch.data.images import TAIL_BYTES, cut_off_problem
 from prodmatch.models.transforms import seeded_call
 
 GREY = 128
@@ -40,11 +41,9 @@ def decode_image(path: str | Path) -> tuple[np.ndarray | None, str]:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:  # pragma: no cover - depends on the file system
         return None, f"{type(exc).__name__}: {exc}"
-    if data.size == 0:
-        return None, "empty file"
-    # OpenCV decodes a cut-off JPEG without an error (grey lower part); a JPEG must end with its EOI marker
-    if data[:2].tobytes() == b"\xff\xd8" and data[-4096:].tobytes().rfind(b"\xff\xd9") < 0:
-        return None, "truncated JPEG"
+    problem = cut_off_problem(data[:16].tobytes(), data[-TAIL_BYTES:].tobytes())
+    if problem:
+        return None, problem
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         return None, "not a decodable image"

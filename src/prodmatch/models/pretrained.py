@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from prodmatch.compat import import_timm, import_transformers
+from prodmatch.errors import InputError
 
 LITE0_PYPI = "efficientnet-lite0-pypi"
 MINILM_PYPI = "minilm-pypi"
@@ -34,7 +35,7 @@ LITE0_TIMM_NAME = "tf_efficientnet_lite0"
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class PretrainedError(RuntimeError):
+class PretrainedError(InputError, RuntimeError):
     """Pretrained weights that were asked for cannot be found or do not fit the model."""
 
 

@@ -7,6 +7,10 @@ mode, so they are deterministic). Their output for a title never changes, so the
 compute it once (:meth:`TextEncoder.prefix`) and train on the cache (``forward(hidden_states=...)``), which
 makes CPU fine-tuning of the top layers several times faster. Freezing needs a BERT-style
 ``model.encoder.layer`` list (BERT, RoBERTa, XLM-R, MiniLM, IndoBERT...).
+
+The cache holds the frozen output in float16 (half the memory of float32). :meth:`TextEncoder.prefix`
+rounds to float16 on every path, cached or not, so a title gets the same embedding at test time as the
+top layers saw in training.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from prodmatch.compat import import_transformers
 from prodmatch.data import clean_title
 from prodmatch.models.layers import Neck, l2n, masked_mean
 from prodmatch.models.pretrained import create_text_backbone
+
+FROZEN_CACHE_DTYPE = torch.float16  # the frozen-layer output, cached or computed on the fly
 
 
 @dataclass
@@ -144,23 +150,24 @@ class TextEncoder(nn.Module):
 
     @torch.no_grad()
     def prefix(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Hidden states after the frozen part (embeddings + first freeze_layers layers)."""
+        """Hidden states after the frozen part (embeddings + first freeze_layers layers), in the cache's
+        precision (``FROZEN_CACHE_DTYPE``) whether or not they are cached."""
         if not self.freeze_layers:
             raise ValueError("prefix() needs freeze_layers > 0")
         hidden = self.transformer.embeddings(input_ids=input_ids)
-        return self._run_layers(hidden, attention_mask, list(self.layers())[: self.freeze_layers])
+        hidden = self._run_layers(hidden, attention_mask, list(self.layers())[: self.freeze_layers])
+        return hidden.to(FROZEN_CACHE_DTYPE)
 
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 hidden_states: torch.Tensor | None = None) -> torch.Tensor:
         if attention_mask is None:
             raise ValueError("attention_mask is required")
-        if hidden_states is not None:
-            if not self.freeze_layers:
-                raise ValueError("hidden_states input needs freeze_layers > 0")
+        if hidden_states is not None and not self.freeze_layers:
+            raise ValueError("hidden_states input needs freeze_layers > 0")
+        if self.freeze_layers:
+            if hidden_states is None:
+                hidden_states = self.prefix(input_ids, attention_mask)
             hidden = self._run_layers(hidden_states.to(self.neck_dtype()), attention_mask,
-                                      list(self.layers())[self.freeze_layers:])
-        elif self.freeze_layers:
-            hidden = self._run_layers(self.prefix(input_ids, attention_mask), attention_mask,
                                       list(self.layers())[self.freeze_layers:])
         else:
             hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

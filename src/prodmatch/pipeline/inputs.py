@@ -10,6 +10,7 @@ import pandas as pd
 
 from prodmatch.data import DataDir, assign_folds, read_folds
 from prodmatch.data.folds import DEFAULT_N_FOLDS, default_folds_path
+from prodmatch.errors import ArgumentError
 from prodmatch.pipeline.runs import oof_embeddings_for, recipe_for_weights
 from prodmatch.recipes import Recipe
 
@@ -29,7 +30,7 @@ class CVInputs:
     def only_folds(self, folds: list[int]) -> "CVInputs":
         keep = np.isin(self.folds, folds)
         if not keep.any():
-            raise ValueError(f"no train rows in folds {folds} (folds present: {sorted(set(self.folds.tolist()))})")
+            raise ArgumentError(f"no train rows in folds {folds} (folds present: {sorted(set(self.folds.tolist()))})")
         embeddings = None if self.embeddings is None else {k: v[keep] for k, v in self.embeddings.items()}
         return replace(self, train=self.train[keep].reset_index(drop=True), folds=self.folds[keep],
                        embeddings=embeddings, notes=[*self.notes, f"CV restricted to folds {sorted(folds)}"])

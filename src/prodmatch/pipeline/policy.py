@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prodmatch.artifacts.thresholds import Thresholds, read_thresholds
+from prodmatch.errors import ArgumentError
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.pipeline.runs import check_policy_runs, recipe_for_weights
 from prodmatch.recipes import Recipe, load_recipe
@@ -35,7 +36,7 @@ def load_runnable_thresholds(path: str | Path, weights: str | Path | None, recip
     must be the recipe it was tuned with, and every source it tuned needs its trained runs under ``weights``."""
     thresholds = read_thresholds(path)
     if recipe_arg not in (None, "auto") and load_recipe(recipe_arg).name != thresholds.recipe.name:
-        raise ValueError(f"--recipe {recipe_arg} differs from the recipe '{thresholds.recipe.name}' in {path}")
+        raise ArgumentError(f"--recipe {recipe_arg} differs from the recipe '{thresholds.recipe.name}' in {path}")
     recipe, runs, notes = recipe_for_weights(thresholds.recipe, weights or "weights")
     check_policy_runs(thresholds.policy, recipe, weights, path)
     return RunnablePolicy(thresholds, recipe, runs, notes)

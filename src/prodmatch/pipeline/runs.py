@@ -14,6 +14,7 @@ import pandas as pd
 
 from prodmatch.artifacts.oof import oof_posting_ids, read_oof_embeddings
 from prodmatch.artifacts.weights import find_runs, run_model_type
+from prodmatch.errors import ArgumentError, MissingInputError
 from prodmatch.recipes import Recipe
 
 
@@ -22,7 +23,7 @@ def _selected_run(name: str, selector: dict, weights_dir: Path) -> Path:
     if not run_dir.is_dir() and (weights_dir / run_dir.name).is_dir():
         run_dir = weights_dir / run_dir.name
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"recipe embedding {name!r}: run folder {selector['run']} not found "
+        raise MissingInputError(f"recipe embedding {name!r}: run folder {selector['run']} not found "
                                 f"(nor under {weights_dir})")
     return run_dir
 
@@ -42,13 +43,13 @@ def resolve_runs(recipe: Recipe, weights_dir: str | Path) -> dict[str, Path]:
         if not matching and selector.get("optional", False):
             continue
         if not matching:
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"recipe '{recipe.name}' needs a trained {wanted} model for embedding {name!r}, but {weights_dir} "
                 f"has none (found runs: {sorted(runs) or 'none'}). Train one with `python train_fold.py --model "
                 f"{wanted} ...` or point --weights elsewhere."
             )
         if len(matching) > 1:
-            raise ValueError(
+            raise ArgumentError(
                 f"several {wanted} runs under {weights_dir}: {[d.name for d in matching]}; name one in the recipe "
                 f"(embeddings: {{{name}: {{run: PATH}}}})"
             )
@@ -57,14 +58,34 @@ def resolve_runs(recipe: Recipe, weights_dir: str | Path) -> dict[str, Path]:
 
 
 def recipe_for_weights(recipe: Recipe, weights_dir: str | Path):
-    """The recipe restricted to the embeddings that trained runs provide, its runs, and notes on what was dropped."""
+    """The recipe restricted to the embeddings that trained runs provide, its runs, and notes on what was dropped.
+
+    A recipe that needs weights but finds no run for any of its embeddings is an error (a mistyped --weights
+    must not quietly turn ``full`` into text-phash under the name ``full``).
+    """
     if not recipe.needs_weights:
         return recipe, {}, []
     runs = resolve_runs(recipe, weights_dir)
+    if not runs:
+        raise MissingInputError(_no_runs_message(recipe, Path(weights_dir)))
     restricted, notes = recipe.restrict_to(runs)
-    if not restricted.needs_weights:
-        notes.append(f"no trained runs under {weights_dir}: running without learned embeddings")
     return restricted, {k: v for k, v in runs.items() if k in restricted.embeddings}, notes
+
+
+def _no_runs_message(recipe: Recipe, weights_dir: Path) -> str:
+    wanted = sorted(recipe.embeddings)
+    if not weights_dir.is_dir():
+        where = f"--weights {weights_dir}: no such folder"
+    else:
+        found = sorted(find_runs(weights_dir))
+        where = f"{weights_dir} holds no trained run for them (runs found: {found or 'none'})"
+    return (f"recipe '{recipe.name}' needs trained runs for its embeddings {wanted}, but {where}. Train one with "
+            "`python train_fold.py ...`, point --weights at your runs, or use --recipe text-phash (no weights)")
+
+
+def image_embeddings(runs: dict[str, Path]) -> list[str]:
+    """The embeddings filled by an image model (decided by each run's model type)."""
+    return [name for name, run_dir in runs.items() if run_model_type(run_dir) == "image"]
 
 
 def check_policy_runs(policy, recipe: Recipe, weights_dir: str | Path, thresholds_path: str | Path) -> None:
@@ -72,7 +93,7 @@ def check_policy_runs(policy, recipe: Recipe, weights_dir: str | Path, threshold
     missing = sorted(set(policy.thresholds) - set(recipe.source_names))
     if missing:
         dropped = (recipe.spec.get("dropped_sources") or {}).get("missing_embeddings", [])
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{thresholds_path} was tuned with source(s) {missing}, which need trained run(s) for embedding(s) "
             f"{dropped or '?'} that {weights_dir} does not have; point --weights at the runs the thresholds "
             "were tuned with, or re-tune with `prodmatch cv` on these runs")
@@ -88,7 +109,7 @@ def oof_embeddings_for(runs: dict[str, Path], train: pd.DataFrame):
     for run_dir in runs.values():
         covered &= np.isin(posting_ids, oof_posting_ids(run_dir))
     if runs and not covered.any():
-        raise FileNotFoundError(f"the trained runs {sorted(map(str, runs.values()))} cover no common train fold")
+        raise MissingInputError(f"the trained runs {sorted(map(str, runs.values()))} cover no common train fold")
     return {name: read_oof_embeddings(run_dir, posting_ids[covered]) for name, run_dir in runs.items()}, covered
 
 

@@ -1,5 +1,9 @@
 """``make_submission.py``: thresholds (given, or tuned by CV on train.csv), test embeddings, candidate search,
-matching, and a validated submission.csv -- each stage timed by one :class:`StageTimings`."""
+matching, and a validated submission.csv -- each stage timed by one :class:`StageTimings`.
+
+Before any work, every output path is checked (:func:`check_outputs`) and the output is locked, so two runs
+writing the same ``--out`` cannot leave the submission of one beside the ``<out>.thresholds.json`` of the other.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ from prodmatch.artifacts.timings import EMBED_STAGE, MATCH_STAGE, TUNE_STAGE, WR
 from prodmatch.cv import format_policy, format_size_curve
 from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
+from prodmatch.errors import ArgumentError
+from prodmatch.fileio import check_output_file, output_lock
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.policy import MatchPolicy, PolicyApplier, match_lists
+from prodmatch.pipeline.features import features_for_test
 from prodmatch.pipeline.policy import RunnablePolicy, load_runnable_thresholds
-from prodmatch.pipeline.runs import test_embeddings_for
 from prodmatch.pipeline.tune import Log, TuneOptions, tune
 from prodmatch.recipes import Recipe, load_recipe
 from prodmatch.search.features import Features
@@ -34,6 +40,8 @@ class SubmitOptions:
     batch_size: int | None = None
     fixed_thresholds: bool = False
     timings_json: str | Path | None = None
+    allow_missing_images: bool = False  # no usable test image: match by title and phash instead of failing
+    progress: bool = False  # progress bars for tuning and embedding
 
 
 @dataclass
@@ -48,8 +56,12 @@ class SubmitResult:
 
     def summary(self) -> str:
         sizes = self.match_counts
-        return (f"wrote {self.out}: {len(sizes)} postings, mean {sum(sizes) / len(sizes):.2f} matches "
-                f"(max {max(sizes)}), validated\nseconds: {self.timings.summary()}")
+        lines = [f"wrote {self.out}: {len(sizes)} postings, mean {sum(sizes) / len(sizes):.2f} matches "
+                 f"(max {max(sizes)}), validated against test.csv"]
+        if self.thresholds_saved:
+            lines.append(f"thresholds tuned for it: {self.thresholds_saved} (reuse with --thresholds to skip tuning)")
+        lines.append(f"seconds: {self.timings.summary()}")
+        return "\n".join(lines)
 
 
 def candidate_table(features: Features, recipe: Recipe) -> tuple[CandidateTable, dict[str, float]]:
@@ -62,19 +74,30 @@ def match_postings(features: Features, recipe: Recipe, policy: MatchPolicy) -> t
     """Match lists (each posting first, then its matches best first) and the seconds each source searched."""
     missing = set(policy.thresholds) - set(recipe.source_names)
     if missing:
-        raise ValueError(f"thresholds for sources {sorted(missing)} that recipe '{recipe.name}' does not run")
+        raise ArgumentError(f"thresholds for sources {sorted(missing)} that recipe '{recipe.name}' does not run")
     table, seconds = candidate_table(features, recipe)
     applier = PolicyApplier(table, policy.priority)
     mask = applier.mask(policy)
     return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
 
 
-def _tuned_policy(options: SubmitOptions, log: Log) -> tuple[RunnablePolicy, Path]:
+def check_outputs(options: SubmitOptions, data: DataDir) -> Path:
+    """Every file the run will write, checked before any work: not an input, not a folder, device or link."""
+    inputs = [data.test_csv, data.train_csv, data.sample_submission_csv, options.thresholds]
+    out = check_output_file(options.out, inputs)
+    if not options.thresholds:
+        check_output_file(beside_submission(out), inputs)
+    if options.timings_json:
+        check_output_file(options.timings_json, [*inputs, out])
+    return out
+
+
+def _tuned_policy(options: SubmitOptions, n_test: int, log: Log) -> tuple[RunnablePolicy, Path]:
     """Tune on train.csv (size curve unless fixed thresholds) and save the thresholds beside the output."""
     recipe = load_recipe(options.recipe or "text-phash")
     tuned = tune(TuneOptions(options.data_dir, recipe, options.weights, options.folds, options.n_folds, nested=False,
-                             size_curve=not options.fixed_thresholds), log)
-    log(tuned.result.format_table())
+                             size_curve=not options.fixed_thresholds, progress=options.progress), log)
+    log(tuned.result.format_table(test_sizes=(n_test,)))
     thresholds = tuned.thresholds(options.data_dir)
     saved = beside_submission(options.out)
     write_thresholds(saved, thresholds)
@@ -82,29 +105,40 @@ def _tuned_policy(options: SubmitOptions, log: Log) -> tuple[RunnablePolicy, Pat
     return RunnablePolicy(thresholds, tuned.inputs.recipe, tuned.inputs.runs, tuned.inputs.notes), saved
 
 
+def _given_policy(options: SubmitOptions, n_test: int, log: Log) -> RunnablePolicy:
+    chosen = load_runnable_thresholds(options.thresholds, options.weights, options.recipe)
+    log(f"thresholds from {options.thresholds}")
+    curve = chosen.thresholds.size_curve
+    if curve is not None and not options.fixed_thresholds:
+        log(format_size_curve(curve, chosen.recipe, (n_test,)))
+    return chosen
+
+
 def submit(options: SubmitOptions, log: Log = print) -> SubmitResult:
-    timings = StageTimings()
+    """test.csv -> a validated submission at ``options.out`` (one run at a time per output path)."""
     data = DataDir.of(options.data_dir)
+    out = check_outputs(options, data)
+    with output_lock(out):
+        return _submit(options, data, log)
+
+
+def _submit(options: SubmitOptions, data: DataDir, log: Log) -> SubmitResult:
+    timings = StageTimings()
     test = data.read_test()
     saved = None
     if options.thresholds:
-        chosen = load_runnable_thresholds(options.thresholds, options.weights, options.recipe)
-        log(f"thresholds from {options.thresholds}")
+        chosen = _given_policy(options, len(test), log)
     else:
         with timings.stage(TUNE_STAGE):
-            chosen, saved = _tuned_policy(options, log)
+            chosen, saved = _tuned_policy(options, len(test), log)
     recipe = chosen.recipe
     for note in chosen.notes:
         log(f"note: {note}")
-    curve = chosen.thresholds.size_curve
-    if curve is not None and not options.fixed_thresholds:
-        log(format_size_curve(curve, recipe, (len(test),)))
     policy = chosen.for_test_size(len(test), options.fixed_thresholds)
     log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
     with timings.stage(EMBED_STAGE):
-        embedded = test_embeddings_for(chosen.runs, test, data.test_images, options.batch_size) if chosen.runs \
-            else None
-    features = Features.from_frame(test, embedded.vectors if embedded else None)
+        features = features_for_test(chosen.runs, recipe, test, data.test_images, options.batch_size,
+                                     options.allow_missing_images, options.progress, log)
     with timings.stage(MATCH_STAGE):
         matches, timings.search_seconds = match_postings(features, recipe, policy)
     with timings.stage(WRITE_STAGE):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from prodmatch.errors import ArgumentError, MissingInputError
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
 from prodmatch.search.blending import BlendConfig
 from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource
@@ -69,13 +70,14 @@ class Recipe:
         missing = [n for n in self.embeddings if n not in available]
         required = [n for n in missing if not (self.embeddings[n] or {}).get("optional", False)]
         if required:
-            raise ValueError(f"recipe '{self.name}' needs embedding(s) {required} and no trained run provides them")
+            raise ArgumentError(f"recipe '{self.name}' needs embedding(s) {required} and no trained run provides "
+                                "them")
         if not missing:
             return self, []
         spec = copy.deepcopy(self.spec)
         dropped = [s["name"] for s in spec["sources"] if set(s.get("embeddings", [])) & set(missing)]
         if len(dropped) == len(spec["sources"]):
-            raise ValueError(f"recipe '{self.name}': no source left without embeddings {missing}")
+            raise ArgumentError(f"recipe '{self.name}': no source left without embeddings {missing}")
         spec["sources"] = [s for s in spec["sources"] if s["name"] not in dropped]
         spec["priority"] = [p for p in spec.get("priority", []) if p not in dropped]
         spec["embeddings"] = {k: v for k, v in spec["embeddings"].items() if k not in missing}
@@ -88,10 +90,10 @@ def load_recipe(name_or_path: str | Path, overrides: dict | None = None) -> Reci
     path = Path(name_or_path)
     if not path.suffix:
         if str(name_or_path) not in BUILTIN_RECIPES:
-            raise ValueError(f"unknown recipe {name_or_path!r}; built-in: {BUILTIN_RECIPES}, or pass a .yaml path")
+            raise ArgumentError(f"unknown recipe {name_or_path!r}; built-in: {BUILTIN_RECIPES}, or pass a .yaml path")
         path = RECIPE_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"recipe file not found: {path}")
+        raise MissingInputError(f"recipe file not found: {path}")
     with open(path, encoding="utf-8") as handle:
         spec = yaml.safe_load(handle)
     if overrides:
@@ -103,24 +105,24 @@ def recipe_from_dict(spec: dict) -> Recipe:
     spec = copy.deepcopy(spec)
     for key in ("name", "sources"):
         if key not in spec:
-            raise ValueError(f"recipe is missing {key!r}")
+            raise ArgumentError(f"recipe is missing {key!r}")
     sources = [_build_source(s) for s in spec["sources"]]
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
-        raise ValueError(f"recipe source names must be unique, got {names}")
+        raise ArgumentError(f"recipe source names must be unique, got {names}")
     priority = spec.get("priority") or names
     unknown = set(priority) - set(names)
     if unknown or set(priority) != set(names):
-        raise ValueError(f"recipe priority {priority} must list exactly the sources {names}")
+        raise ArgumentError(f"recipe priority {priority} must list exactly the sources {names}")
     embeddings = spec.get("embeddings") or {}
     for name, selector in embeddings.items():
         unknown_keys = set(selector or {}) - {"model", "run", "optional"}
         if unknown_keys:
-            raise ValueError(f"embedding {name!r}: unknown selector key(s) {sorted(unknown_keys)}")
+            raise ArgumentError(f"embedding {name!r}: unknown selector key(s) {sorted(unknown_keys)}")
     for source in sources:
         for needed in getattr(source, "embeddings", []):
             if needed not in embeddings:
-                raise ValueError(f"source {source.name!r} uses embedding {needed!r} not declared under 'embeddings'")
+                raise ArgumentError(f"source {source.name!r} uses embedding {needed!r} not declared under 'embeddings'")
     return Recipe(
         name=spec["name"],
         sources=sources,
@@ -146,4 +148,4 @@ def _build_source(spec: dict):
         return PhashSource(**spec)
     if kind == "embedding":
         return EmbeddingSource(blend=_blend(spec.pop("blend", None)), **spec)
-    raise ValueError(f"unknown source type {kind!r}; use tfidf, phash or embedding")
+    raise ArgumentError(f"unknown source type {kind!r}; use tfidf, phash or embedding")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prodmatch.errors import ArgumentError
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
 from prodmatch.match.policy import MatchPolicy, union_mask
@@ -32,7 +33,7 @@ def align_train(train: pd.DataFrame, posting_ids: np.ndarray, data_dir: str | Pa
     if (positions < 0).any():
         missing = int((positions < 0).sum())
         example = posting_ids[np.flatnonzero(positions < 0)[0]]
-        raise ValueError(f"{missing} posting ids of the CV folder are not in {data_dir or 'train.csv'} "
+        raise ArgumentError(f"{missing} posting ids of the CV folder are not in {data_dir or 'train.csv'} "
                          f"(e.g. {example}): was the CV run on another data dir?")
     return train.iloc[positions].reset_index(drop=True)
 

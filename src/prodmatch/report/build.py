@@ -11,6 +11,7 @@ import numpy as np
 
 from prodmatch.artifacts.cv_folder import read_cv_folder
 from prodmatch.data import DataDir
+from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_open
 from prodmatch.report.analysis import (
     align_train,
@@ -46,7 +47,7 @@ def build_context(cv_dir: str | Path, data_dir: str | Path | None = None, n_exam
     if data_dir is None:
         data_dir = cv.meta.get("data_dir")
         if not data_dir:
-            raise ValueError(f"{cv_dir}/cv.json does not name its data dir; pass --data-dir")
+            raise ArgumentError(f"{cv_dir}/cv.json does not name its data dir; pass --data-dir")
     data = DataDir.of(data_dir)
     train = align_train(data.read_train(), cv.posting_ids, data.train_csv)
     labels = train["label_group"].to_numpy()

@@ -2,24 +2,31 @@
 
 Backends, chosen by :func:`create_backend`:
 
-- ``cuml``  RAPIDS cuML brute-force kNN, in query chunks (needs a usable NVIDIA GPU + cuml);
+- ``cuml``  RAPIDS cuML brute-force kNN, in query chunks (needs cuML and a usable NVIDIA GPU);
 - ``torch`` blockwise matrix product + top-k on a torch device (``cuda`` when usable, else ``cpu``);
 - ``faiss`` faiss IndexFlatIP on CPU, in query chunks;
 - ``numpy`` plain blockwise numpy, the fallback that needs nothing.
 
-``auto`` picks cuml, then torch on GPU, then faiss, then torch on CPU, then numpy. Every backend returns
-the same neighbours up to ties. Queries are processed in blocks so the full n x n similarity matrix
-(19.6 GB at 70k x 70k float32) is never materialised.
+``auto`` picks cuML when it works (a tiny kNN run through it gives the right answer; importing is not
+enough: RAPIDS imports fine where it cannot run), else torch on the GPU, and faiss, torch on CPU or numpy
+only without a usable GPU. "Usable GPU" is :func:`prodmatch.device.cuda_usable`, the package's one rule. A
+GPU backend that fails mid-search falls back the same way (cuML -> torch GPU -> CPU) with one warning.
+
+Scores are float32 on every backend (no half-precision products, no TF32), so thresholds tuned on one
+backend hold on another; every backend returns the same neighbours up to ties. Queries are processed in
+blocks so the full n x n similarity matrix (19.6 GB at 70k x 70k float32) is never materialised.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from prodmatch.device import cuda_usable, warn_once
 from prodmatch.search.neighbours import Neighbours
 
 BACKENDS = ("auto", "cuml", "torch", "faiss", "numpy")
@@ -47,29 +54,22 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def gpu_available() -> bool:
-    """A CUDA device that torch can actually use (import alone is not enough)."""
+@functools.lru_cache(maxsize=None)
+def cuml_works() -> bool:
+    """cuML installed, a usable GPU, and a tiny brute-force kNN through :class:`CumlBackend` right (cached)."""
+    if importlib.util.find_spec("cuml") is None or not cuda_usable():
+        return False
+    points = l2_normalize(np.random.default_rng(0).normal(size=(16, 8)))
+    expected = NumpyBackend().search(points, points, 3)[1]
     try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return False
-        torch.zeros(1, device="cuda")
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "no usable GPU"
+        found = CumlBackend().search(points, points, 3)[1]
+    except Exception as exc:  # noqa: BLE001 - any failure means "cuML does not work here"
+        warn_once(f"cuML is installed but a test kNN failed ({exc!r}); using the torch GPU backend")
         return False
-
-
-def cuml_available() -> bool:
-    """cuML importable *and* a device it can run on (RAPIDS imports fine without a GPU, then fails at use)."""
-    if importlib.util.find_spec("cuml") is None:
+    if not np.array_equal(found, expected):
+        warn_once("cuML is installed but a test kNN gave wrong neighbours; using the torch GPU backend")
         return False
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # noqa: BLE001
-        return False
+    return True
 
 
 @dataclass
@@ -120,19 +120,37 @@ class TorchBackend:
         import torch
 
         k = min(k, len(index))
-        use_half = self.device.startswith("cuda")
-        index_t = torch.from_numpy(index).to(self.device)
-        if use_half:
-            index_t = index_t.half()
         scores, indices = [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), full_float32_matmul():
+            index_t = to_device(index, self.device)
             for start in range(0, len(queries), self.block_rows):
-                q = torch.from_numpy(queries[start : start + self.block_rows]).to(self.device)
-                sims = (q.half() if use_half else q) @ index_t.T
-                s, i = torch.topk(sims.float(), k, dim=1)
+                sims = to_device(queries[start : start + self.block_rows], self.device) @ index_t.T
+                if sims.dtype != torch.float32:
+                    raise TypeError(f"similarities must be float32, got {sims.dtype}")
+                s, i = torch.topk(sims, k, dim=1)
                 scores.append(s.cpu().numpy())
                 indices.append(i.cpu().numpy())
         return np.concatenate(scores).astype(np.float32), np.concatenate(indices).astype(np.int64)
+
+
+def to_device(array: np.ndarray, device: str):
+    """A float32 numpy array as a tensor on ``device`` (one place, so tests can stand in for a GPU)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(device)
+
+
+@contextlib.contextmanager
+def full_float32_matmul():
+    """Float32 products without TF32 (TF32 keeps 10 mantissa bits: a threshold of 0.75 would move ~1e-3)."""
+    import torch
+
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
 
 
 @dataclass
@@ -164,25 +182,60 @@ def create_backend(name: str = "auto", block_rows: int | None = None):
         raise ValueError(f"unknown dense search backend {name!r}; choose from {BACKENDS}")
     extra = {} if block_rows is None else {"block_rows": block_rows}
     if name == "auto":
-        if cuml_available():
+        if cuml_works():
             return CumlBackend(**extra)
-        if gpu_available():
+        if cuda_usable():
             return TorchBackend(device="cuda", **extra)
-        if importlib.util.find_spec("faiss") is not None:
-            return FaissBackend(**extra)
-        if importlib.util.find_spec("torch") is not None:
-            return TorchBackend(device="cpu", **extra)
-        return NumpyBackend(**extra)
+        return cpu_backend(**extra)
     if name == "cuml":
-        if not cuml_available():
-            raise RuntimeError("backend 'cuml' needs cuML and a usable NVIDIA GPU; use 'auto' to fall back")
+        if not cuml_works():
+            raise RuntimeError("backend 'cuml' needs a working cuML and a usable NVIDIA GPU; use 'auto' to fall back")
         return CumlBackend(**extra)
     if name == "torch":
-        device = "cuda" if gpu_available() else "cpu"
-        return TorchBackend(device=device, **extra)
+        return TorchBackend(device="cuda" if cuda_usable() else "cpu", **extra)
     if name == "faiss":
         return FaissBackend(**extra)
     return NumpyBackend(**extra)
+
+
+def cpu_backend(**extra):
+    """faiss when installed, else torch on the CPU, else numpy."""
+    if importlib.util.find_spec("faiss") is not None:
+        return FaissBackend(**extra)
+    if importlib.util.find_spec("torch") is not None:
+        return TorchBackend(device="cpu", **extra)
+    return NumpyBackend(**extra)
+
+
+def runs_on_gpu(backend) -> bool:
+    return isinstance(backend, CumlBackend) or str(getattr(backend, "device", "cpu")).startswith("cuda")
+
+
+def fallbacks_for(backend) -> list:
+    """What to try when a GPU backend fails mid-search: the torch GPU backend after cuML, then the CPU."""
+    chain = [TorchBackend(device="cuda")] if isinstance(backend, CumlBackend) and cuda_usable() else []
+    return [*chain, cpu_backend()]
+
+
+def search_with_fallback(backend, queries: np.ndarray, index: np.ndarray, k: int):
+    """``backend.search``; a failing GPU backend hands over to :func:`fallbacks_for` (a broken GPU stack must
+    not kill an offline kernel), a failing CPU backend raises."""
+    try:
+        return backend.search(queries, index, k)
+    except Exception as exc:  # noqa: BLE001
+        if not runs_on_gpu(backend):
+            raise
+        failure = exc
+    for fallback in fallbacks_for(backend):
+        warn_once(f"dense search backend {backend.name} failed ({failure!r}); falling back to "
+                  f"{fallback.name} on {getattr(fallback, 'device', 'cpu')}")
+        try:
+            return fallback.search(queries, index, k)
+        except Exception as exc:  # noqa: BLE001
+            if not runs_on_gpu(fallback):
+                raise
+            backend, failure = fallback, exc
+    raise RuntimeError("no dense search backend left")  # pragma: no cover - the CPU backend raises first
 
 
 def dense_neighbours(
@@ -200,15 +253,9 @@ def dense_neighbours(
     impl = create_backend(backend) if isinstance(backend, str) else backend
     if len(index) == 0 or len(queries) == 0:
         return Neighbours.empty(len(queries), len(index))
-    try:
-        scores, indices = impl.search(queries, index, k)
-    except Exception as exc:  # noqa: BLE001 - a broken GPU stack must not kill an offline kernel
-        if getattr(impl, "name", "") in ("cuml",) or getattr(impl, "device", "cpu") != "cpu":
-            warnings.warn(f"dense search backend {impl.name} failed ({exc!r}); falling back to CPU", RuntimeWarning)
-            fallback = FaissBackend() if importlib.util.find_spec("faiss") else NumpyBackend()
-            scores, indices = fallback.search(queries, index, k)
-        else:
-            raise
+    scores, indices = search_with_fallback(impl, queries, index, k)
+    if scores.dtype != np.float32:
+        raise TypeError(f"backend {impl.name} returned {scores.dtype} scores; float32 expected")
     neighbours = Neighbours.from_knn(indices, scores, len(index))
     if min_score is not None:
         neighbours = neighbours.select(neighbours.scores >= min_score)

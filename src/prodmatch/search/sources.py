@@ -65,7 +65,11 @@ class PhashSource:
 
 @dataclass
 class EmbeddingSource:
-    """Cosine kNN over one named embedding, or the normalised concatenation of several (``comb``)."""
+    """Cosine kNN over one named embedding, or the normalised concatenation of several (``comb``).
+
+    Rows that are unusable in any of its embeddings (:meth:`Features.usable_rows`) are left out of the search
+    and get no pairs from this source.
+    """
 
     name: str
     embeddings: list[str]
@@ -84,12 +88,21 @@ class EmbeddingSource:
         return l2_normalize(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
 
     def search(self, features: Features) -> Neighbours:
-        vectors = self.vectors(features)
-        neighbours = dense_neighbours(vectors, k=self.k, backend=self.backend, min_score=self.min_score)
-        if self.blend is None:
+        usable = features.usable_rows(self.embeddings)
+        if usable is None:
+            return self.search_vectors(self.vectors(features))
+        rows = np.flatnonzero(usable)
+        found = self.search_vectors(self.vectors(features)[rows])
+        return found.offset(rows, rows, len(features), len(features))
+
+    def search_vectors(self, vectors: np.ndarray) -> Neighbours:
+        """All-pairs neighbours among ``vectors`` (with blending when configured)."""
+        k = min(self.k, len(vectors))
+        neighbours = dense_neighbours(vectors, k=k, backend=self.backend, min_score=self.min_score)
+        if self.blend is None or len(vectors) == 0:
             return neighbours
         blended = blend_vectors(vectors, neighbours, self.blend)
-        return dense_neighbours(blended, k=self.k, backend=self.backend, min_score=self.min_score)
+        return dense_neighbours(blended, k=k, backend=self.backend, min_score=self.min_score)
 
 
 def search_all(sources: list, features: Features) -> tuple[dict[str, Neighbours], dict[str, float]]:

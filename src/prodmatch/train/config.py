@@ -60,9 +60,13 @@ class TrainConfig:
     tta: bool = field(default=False, metadata=_meta("horizontal-flip TTA for validation/OOF embeddings (image)"))
     max_length: int = field(default=64, metadata=_meta("max tokens per title (text)", int))
     freeze_layers: int = field(default=0, metadata=_meta(
-        "text: freeze token embeddings + the first N layers (0 = train all)", int))
+        "freeze the first N layers (0 = train all): text, token embeddings + N transformer layers; image, the stem "
+        "+ N blocks of an EfficientNet/MobileNet-style backbone", int))
     cache_frozen: bool = field(default=True, metadata=_meta(
-        "text with freeze_layers: compute the frozen layers once and train on the cache"))
+        "with freeze_layers: compute the frozen layers once and train on the cache"))
+    cached_views: int = field(default=4, metadata=_meta(
+        "image with freeze_layers + cache_frozen: versions of each train image cached (the first plain, the others "
+        "augmented); every epoch uses one of them per image", int))
     cache_dir: str | None = field(default=None, metadata=_meta(
         "text: keep the frozen-layer cache here and reuse it across runs (tuning); default: recompute", str))
     token_dropout: float = field(default=0.0, metadata=_meta(
@@ -102,7 +106,8 @@ class TrainConfig:
     label_smoothing: float = field(default=0.0, metadata=_meta("cross-entropy label smoothing", float))
     amp: bool = field(default=True, metadata=_meta("mixed precision (CUDA only; CPU runs fp32)"))
     amp_dtype: str = field(default="float16", metadata=_meta("autocast dtype", str, ("float16", "bfloat16")))
-    channels_last: bool = field(default=True, metadata=_meta("channels_last memory format (CUDA, image)"))
+    channels_last: bool = field(default=True, metadata=_meta(
+        "channels_last memory format (image; faster on CUDA and CPU)"))
     sync_bn: bool = field(default=False, metadata=_meta("SyncBatchNorm under multi-GPU DDP"))
     max_steps_per_epoch: int | None = field(default=None, metadata=_meta("cap steps per epoch (smoke runs)", int))
     # run
@@ -138,8 +143,8 @@ class TrainConfig:
             errors.append(f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}")
         if self.fold < 0 or (self.folds_file is None and self.fold >= self.n_folds):
             errors.append(f"fold must be in 0..{self.n_folds - 1}, got {self.fold}")
-        if self.freeze_layers and self.model != "text":
-            errors.append("freeze_layers is for text models")
+        if self.cached_views < 1:
+            errors.append(f"cached_views must be >= 1, got {self.cached_views}")
         for name in ("mean", "std"):
             value = getattr(self, name)
             if value is not None and len(value) != 3:

@@ -106,6 +106,16 @@ def all_reduce_sum(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return tensor
 
 
+def all_ranks_agree(flag: bool, ctx: DistContext) -> bool:
+    """True on every rank when ``flag`` holds on every rank (a collective: each rank must call it at the same
+    point), so ranks take a decision together instead of one raising while the others wait in an all-reduce."""
+    if not ctx.distributed:
+        return flag
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=ctx.device if ctx.device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
+
+
 def reduce_mean_scalar(value: float, ctx: DistContext) -> float:
     if not ctx.distributed:
         return value

@@ -55,6 +55,9 @@ from prodmatch.train.tasks import create_task
 
 StepHook = Callable[[int, int], None]
 
+# consecutive steps with a non-finite loss (on any rank) that are skipped before training stops on every rank
+MAX_NONFINITE_IN_A_ROW = 10
+
 # config keys that may differ between an interrupted run and its resume without a warning
 _RESUME_FREE_KEYS = {"progress", "num_workers", "device", "eval_batch_size", "out", "data_dir"}
 
@@ -96,6 +99,7 @@ class TrainingSetup:
     scaler: torch.amp.GradScaler
     task: TrainTask
     net: torch.nn.Module | None = None  # the model, wrapped in DDP when distributed (set by wrap_for_training)
+    nonfinite_in_a_row: int = 0  # steps skipped in a row for a non-finite loss (see skip_nonfinite_step)
     session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -249,9 +253,10 @@ def train_one_epoch(setup: TrainingSetup, epoch: int, step_hook: StepHook | None
         with autocast(device, config.amp, config.amp_dtype):
             logits = setup.net(inputs, labels)
         loss = setup.task.loss(logits, labels, config)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch + 1} step {step + 1}; lower the "
-                                     "learning rates or check the data")
+        if not dist_utils.all_ranks_agree(bool(torch.isfinite(loss)), setup.ctx):
+            skip_nonfinite_step(setup, float(loss.item()), epoch, step)
+            continue
+        setup.nonfinite_in_a_row = 0
         setup.optimizer.zero_grad(set_to_none=True)
         setup.scaler.scale(loss).backward()
         if config.grad_clip > 0:
@@ -267,6 +272,19 @@ def train_one_epoch(setup: TrainingSetup, epoch: int, step_hook: StepHook | None
         if step_hook is not None:
             step_hook(epoch, step)
     return dist_utils.reduce_mean_scalar(loss_sum / max(loss_count, 1), setup.ctx)
+
+
+def skip_nonfinite_step(setup: TrainingSetup, loss: float, epoch: int, step: int) -> None:
+    """Some rank's loss is NaN/inf: every rank skips this step (no backward, so no gradient all-reduce that
+    one rank would wait in forever); after ``MAX_NONFINITE_IN_A_ROW`` such steps every rank stops together."""
+    setup.nonfinite_in_a_row += 1
+    setup.optimizer.zero_grad(set_to_none=True)
+    setup.scheduler.step()  # the schedule follows the step count, as for a step the AMP scaler skips
+    where = f"epoch {epoch + 1} step {step + 1}"
+    if setup.nonfinite_in_a_row >= MAX_NONFINITE_IN_A_ROW:
+        raise FloatingPointError(f"non-finite loss on some rank for {setup.nonfinite_in_a_row} steps in a row "
+                                 f"(this rank: {loss}) at {where}; lower the learning rates or check the data")
+    _log(setup.ctx, f"non-finite loss on some rank at {where} (this rank: {loss}): step skipped on every rank")
 
 
 def validate(setup: TrainingSetup, encoder=None) -> tuple[dict, np.ndarray | None]:

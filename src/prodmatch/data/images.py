@@ -1,0 +1,67 @@
+"""Which image files can be used, told without decoding them: the file exists, is not empty, starts like an
+image format and, for a JPEG, ends with the end-of-image marker (OpenCV decodes a cut-off JPEG without an
+error, with a grey lower part). Reads 16 bytes at the start and 4 KB at the end of each file, so a whole
+train_images/ folder is checked in seconds; a file that passes can still fail to decode later (the embedding
+step then uses a grey placeholder and says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+JPEG_START = b"\xff\xd8"
+JPEG_END = b"\xff\xd9"
+TAIL_BYTES = 4096
+# leading bytes of the formats OpenCV decodes that product photos come in
+SIGNATURES = (JPEG_START, b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def cut_off_problem(head: bytes, tail: bytes) -> str:
+    """"empty file" or "truncated JPEG" for a file with these first and last bytes, else ""."""
+    if not head:
+        return "empty file"
+    if head.startswith(JPEG_START) and JPEG_END not in tail:
+        return "truncated JPEG"
+    return ""
+
+
+def image_bytes_problem(head: bytes, tail: bytes) -> str:
+    """Why a file with these first and last bytes is not a usable image ("" when it may be one)."""
+    problem = cut_off_problem(head, tail)
+    if problem:
+        return problem
+    if head.startswith(SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return ""
+    return "not an image file"
+
+
+def image_file_problem(path: str | Path) -> str:
+    """Why the image file at ``path`` cannot be used ("" when it looks usable)."""
+    path = Path(path)
+    if path.is_dir():
+        return "not a file (empty image name?)"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+            size = handle.seek(0, 2)
+            handle.seek(max(size - TAIL_BYTES, 0))
+            tail = handle.read()
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
+    return image_bytes_problem(head, tail)
+
+
+def unusable_images(images_dir: str | Path, names: Sequence[str]) -> dict[int, str]:
+    """Row position -> why its image cannot be used, for the image file names of a frame's rows."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        return {i: f"no {images_dir.name}/ folder" for i in range(len(names))}
+    problems = {}
+    for position, name in enumerate(names):
+        problem = "empty image name" if not str(name).strip() else image_file_problem(images_dir / str(name))
+        if problem:
+            problems[position] = problem
+    return problems
