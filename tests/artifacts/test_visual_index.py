@@ -53,3 +53,20 @@ def test_folder_manifest_status_and_rows(tmp_path):
     folder.manifest.write_text(json.dumps({"format": "other/1"}))
     with pytest.raises(IndexFolderError, match="expected prodmatch-visual-index/1"):
         folder.read_manifest()
+
+
+def test_evaluation_round_trip_and_other_files_refused(tmp_path):
+    from prodmatch.artifacts.visual_index import read_evaluation, write_evaluation
+    from prodmatch.errors import MissingInputError
+
+    report = {"rows": [{"kind": "exact", "category": "none", "mar_at_10": 0.25}], "n_queries": 3}
+    write_evaluation(tmp_path / "eval.json", report)
+    assert read_evaluation(tmp_path / "eval.json") == {"format": "prodmatch-visual-eval/1", **report}
+    (tmp_path / "other.json").write_text(json.dumps(report))  # no format: not written by index eval
+    with pytest.raises(IndexFolderError, match="other.json: not an evaluation file"):
+        read_evaluation(tmp_path / "other.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(IndexFolderError, match="broken.json: not an evaluation file"):
+        read_evaluation(tmp_path / "broken.json")
+    with pytest.raises(MissingInputError, match="evaluation file not found"):
+        read_evaluation(tmp_path / "none.json")

@@ -28,9 +28,11 @@ import pandas as pd
 
 from prodmatch.data.reading import read_csv_strings
 from prodmatch.data.validation import DataValidationError, require_columns
+from prodmatch.errors import InputError, MissingInputError
 from prodmatch.fileio import atomic_open, write_csv, write_json
 
 INDEX_FORMAT = "prodmatch-visual-index/1"
+EVAL_FORMAT = "prodmatch-visual-eval/1"
 MANIFEST_FILE = "manifest.json"
 SHARDS_DIR = "shards"
 ROWS_FILE = "rows.npz"
@@ -40,7 +42,7 @@ STATUS_COMPLETE = "complete"
 RESULT_COLUMNS = ("query_id", "index_ids", "scores")
 
 
-class IndexFolderError(RuntimeError):
+class IndexFolderError(InputError, RuntimeError):
     """An index folder that is missing, incomplete, or holds another build."""
 
 
@@ -155,5 +157,19 @@ def read_results(path: str | Path, index_ids: np.ndarray, k: int) -> tuple[np.nd
 
 
 def write_evaluation(path: str | Path, report: dict) -> None:
-    """The evaluation table of ``index eval --json`` (one JSON object)."""
-    write_json(path, report)
+    """The evaluation table of ``index eval --json`` (one JSON object, ``rows`` one per index and category mode)."""
+    write_json(path, {"format": EVAL_FORMAT, **report})
+
+
+def read_evaluation(path: str | Path) -> dict:
+    """An evaluation written by :func:`write_evaluation`; anything else is an :class:`IndexFolderError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"evaluation file not found: {path} (index eval --json writes one)")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexFolderError(f"{path}: not an evaluation file ({exc})") from None
+    if not isinstance(report, dict) or report.get("format") != EVAL_FORMAT:
+        raise IndexFolderError(f"{path}: not an evaluation file of format {EVAL_FORMAT} (index eval --json writes one)")
+    return report

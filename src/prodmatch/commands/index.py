@@ -5,6 +5,7 @@
     prodmatch index search --index INDEX --data-dir DIR --out results.csv [--k 10] [--category filter]
     prodmatch index eval   --index INDEX --data-dir DIR [--compare exact lsh] [--category filter]
     prodmatch index eval   --results results.csv --data-dir DIR
+    prodmatch index compare NAME=EVAL.json ...                              models side by side, exact vs LSH
 
 Several GPUs or machines: ``torchrun --nproc_per_node N -m prodmatch index build ...`` (each rank embeds its
 shards, rank 0 builds), or start ranks by hand with RANK / WORLD_SIZE (``--embed-only``), then run once more
@@ -14,7 +15,6 @@ without them to build. A killed build resumes from the shards on disk.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from prodmatch.commands import visual_demo
@@ -88,18 +88,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_category(evaluate)
     _add_model_and_device(evaluate)
 
+    compare = sub.add_parser("compare", help="several models' `index eval --json` files side by side (exact vs LSH)")
+    compare.add_argument("evaluations", nargs="+", metavar="NAME=EVAL.json",
+                         help="a name for the model and its evaluation file, e.g. heads=runs/eval-heads.json")
+
 
 def run(args: argparse.Namespace) -> int:
-    from prodmatch.artifacts.visual_index import IndexFolderError
-    from prodmatch.data.validation import DataValidationError
-    from prodmatch.models.pretrained import PretrainedError
-
-    actions = {"demo": visual_demo.run, "build": run_build, "search": run_search, "eval": run_eval}
-    try:
-        return actions[args.action](args)
-    except (IndexFolderError, DataValidationError, PretrainedError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # bad input raises a prodmatch.errors.InputError, which the cli prints as `error: ...` (exit 2)
+    actions = {"demo": visual_demo.run, "build": run_build, "search": run_search, "eval": run_eval,
+               "compare": run_compare}
+    return actions[args.action](args)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -146,4 +144,18 @@ def run_eval(args: argparse.Namespace) -> int:
         num_workers=args.num_workers, device=args.device, progress=args.progress,
         json_out=Path(args.json) if args.json else None))
     print(report.table())
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from prodmatch.errors import ArgumentError
+    from prodmatch.pipeline.visual_search import compare_evaluations
+
+    named = {}
+    for item in args.evaluations:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path or name in named:
+            raise ArgumentError(f"expected distinct NAME=EVAL.json, got {item!r}")
+        named[name] = Path(path)
+    print(compare_evaluations(named).table())
     return 0

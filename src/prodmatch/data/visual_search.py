@@ -39,6 +39,7 @@ import pandas as pd
 
 from prodmatch.data.reading import read_csv_strings
 from prodmatch.data.validation import DataValidationError, DataWarning, require_columns
+from prodmatch.errors import MissingInputError
 from prodmatch.visual_metrics import GroundTruth
 
 INDEX_FILE = "index.csv"
@@ -188,8 +189,9 @@ class CategoryTree:
     def sizes(self) -> tuple[int, ...]:
         return tuple(len(c) for c in self.classes)
 
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """(n_rows, n_levels) int64 class ids; -1 for unlabelled rows. Unknown names are an error."""
+    def encode(self, frame: pd.DataFrame, file: str | Path = "category levels") -> np.ndarray:
+        """(n_rows, n_levels) int64 class ids; -1 for unlabelled rows. Unknown names are a DataValidationError
+        naming ``file``, the row and the column."""
         codes = np.full((len(frame), len(self.levels)), -1, dtype=np.int64)
         for level, column in enumerate(self.levels):
             values = frame[column]
@@ -197,7 +199,9 @@ class CategoryTree:
             found = pd.Index(self.classes[level]).get_indexer(values).astype(np.int64)
             unknown = np.flatnonzero(labelled & (found < 0))
             if len(unknown):
-                raise ValueError(f"{column} value {values.iloc[int(unknown[0])]!r} is not in the category tree")
+                row = int(unknown[0])
+                raise DataValidationError(file, f"{column} value {values.iloc[row]!r} is not in the category tree",
+                                          row=row, column=column)
             codes[:, level] = np.where(labelled, found, -1)
         return codes
 
@@ -257,7 +261,7 @@ class VisualSearchData:
     def truth(self) -> GroundTruth:
         """The ground truth as index positions per query position (for :mod:`prodmatch.visual_metrics`)."""
         if self.ground_truth is None:
-            raise ValueError("this folder has no ground_truth.csv")
+            raise MissingInputError(f"no {GROUND_TRUTH_FILE}: scoring needs the true (query_id, index_id) pairs")
         query_pos = pd.Index(self.queries["id"]).get_indexer(self.ground_truth["query_id"])
         index_pos = pd.Index(self.index["id"]).get_indexer(self.ground_truth["index_id"])
         return GroundTruth.from_pairs(query_pos, index_pos, len(self.queries), len(self.index))

@@ -34,6 +34,7 @@ import pandas as pd
 from prodmatch.data.visual_search import (
     GROUND_TRUTH_FILE, INDEX_FILE, INDEX_IMAGES, QUERIES_FILE, QUERY_IMAGES,
 )
+from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, write_csv
 
 DEFAULT_N_PRODUCTS = 300
@@ -325,13 +326,13 @@ def generate_visual_demo(
     """
     start = time.perf_counter()
     if int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+        raise ArgumentError(f"seed must be >= 0, got {seed}")
     if n_products < 2:
-        raise ValueError(f"n_products must be >= 2 (a query product and a distractor), got {n_products}")
+        raise ArgumentError(f"n_products must be >= 2 (a query product and a distractor), got {n_products}")
     if not 0.0 < query_share < 1.0:
-        raise ValueError(f"query_share must be in (0, 1), got {query_share}")
+        raise ArgumentError(f"query_share must be in (0, 1), got {query_share}")
     if image_size < 32:
-        raise ValueError(f"image_size must be >= 32 pixels, got {image_size}")
+        raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
     from prodmatch.demo.catalog import build_catalog
 
     products = build_catalog(n_products, _rng(seed, _CATALOG))

@@ -29,11 +29,14 @@ from prodmatch.artifacts.visual_index import (
     STATUS_EMBEDDING,
     IndexFolder,
     IndexFolderError,
+    read_evaluation,
     read_results,
     write_evaluation,
     write_results,
 )
+from prodmatch.data.validation import DataValidationError
 from prodmatch.data.visual_search import VisualSearchDir
+from prodmatch.errors import ArgumentError
 from prodmatch.search.categories import CATEGORY_MODES, search_with_categories
 from prodmatch.search.index import VectorIndex, choose_kind, create_index, load_index
 from prodmatch.search.shards import assemble_shards, embed_shards, missing_shards, rank_from_env
@@ -73,7 +76,7 @@ def open_model(run: str | Path | None = None, backbone: str | None = None, pretr
                num_workers: int | None = None) -> EmbeddingModel:
     """The model of a trained run, or a bare pretrained backbone (exactly one of ``run`` / ``backbone``)."""
     if (run is None) == (backbone is None):
-        raise ValueError("give exactly one of a trained run (--run) or a pretrained backbone (--backbone)")
+        raise ArgumentError("give exactly one of a trained run (--run) or a pretrained backbone (--backbone)")
     from prodmatch.device import resolve_device
 
     device_obj = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per torchrun rank
@@ -83,7 +86,7 @@ def open_model(run: str | Path | None = None, backbone: str | None = None, pretr
 
         folds = load_run(run, device_obj)
         if any(fold.kind != "image" for fold in folds):
-            raise ValueError(f"{run} is a {folds[0].kind} run; visual search needs an image model")
+            raise ArgumentError(f"{run} is a {folds[0].kind} run; visual search needs an image model")
         payload = folds[0].meta.get("hierarchy")
         predictor = CategoryPredictor.from_payload(payload) if payload else None
         identity = {"run": str(Path(run).resolve()), "folds": [fold.fold for fold in folds],
@@ -214,7 +217,7 @@ def rank_barrier(world_size: int):
 def build_index(options: BuildOptions) -> BuildResult:
     """Embed this rank's shards of index.csv, then (rank 0, every shard present) build and save the index."""
     if options.kind not in INDEX_KINDS:
-        raise ValueError(f"unknown index kind {options.kind!r}; choose from {INDEX_KINDS}")
+        raise ArgumentError(f"unknown index kind {options.kind!r}; choose from {INDEX_KINDS}")
     rank, world_size = rank_from_env()
     folder = IndexFolder.of(options.index_dir)
     data = VisualSearchDir.of(options.data_dir)
@@ -275,7 +278,7 @@ class CategorySearch:
 
     def __post_init__(self) -> None:
         if self.mode != "none" and self.mode not in CATEGORY_MODES:
-            raise ValueError(f"unknown category mode {self.mode!r}; choose none or one of {CATEGORY_MODES}")
+            raise ArgumentError(f"unknown category mode {self.mode!r}; choose none or one of {CATEGORY_MODES}")
 
 
 @dataclass
@@ -335,7 +338,7 @@ def run_search(index: VectorIndex, vectors: np.ndarray, query_categories: np.nda
     if how.mode == "none":
         return index.search(vectors, k)
     if index_categories is None or query_categories is None:
-        raise ValueError("category filtering needs predicted categories: build the index with a run trained with "
+        raise ArgumentError("category filtering needs predicted categories: build the index with a run trained with "
                          "hierarchical heads (hierarchy: true)")
     return search_with_categories(index, vectors, k, index_categories[:, how.level], query_categories[:, how.level],
                                   mode=how.mode, overfetch=how.overfetch, bonus=how.bonus)
@@ -479,6 +482,50 @@ def evaluate_index(options: EvalOptions) -> EvalReport:
     return report
 
 
+@dataclass
+class Comparison:
+    """Several models' evaluations side by side: per model and category mode, exact search beside LSH."""
+
+    rows: list[dict]  # model, category, then mar/recall@10 of exact and lsh (None where not evaluated)
+    n_queries: int | None
+
+    def table(self) -> str:
+        def cell(value):
+            return f"{value:>8.4f}" if value is not None else f"{'-':>8}"
+
+        lines = [f"{'model':<12} {'category':<8} {'MAR@10':>8} {'LSH':>8} {'R@10':>8} {'LSH R@10':>8}"]
+        for row in self.rows:
+            lines.append(f"{row['model']:<12} {row['category']:<8} {cell(row['exact_mar_at_10'])} "
+                         f"{cell(row['lsh_mar_at_10'])} {cell(row['exact_recall_at_10'])} "
+                         f"{cell(row['lsh_recall_at_10'])}")
+        lines.append(f"MAR@10 / R@10: exact search; LSH: the same embeddings in faiss IndexLSH "
+                     f"({self.n_queries} queries with ground truth)")
+        return "\n".join(lines)
+
+
+def compare_evaluations(named: dict[str, Path]) -> Comparison:
+    """The ``index eval --json`` files of several models (name -> file) as one comparison table."""
+    rows, n_queries = [], set()
+    for model, path in named.items():
+        report = read_evaluation(path)
+        by_category: dict[str, dict] = {}
+        for row in report["rows"]:
+            kind = row["kind"] if row["kind"] in ("exact", "lsh") else None
+            if kind is None:
+                continue
+            entry = by_category.setdefault(row["category"], {"model": model, "category": row["category"]})
+            entry[f"{kind}_mar_at_10"] = row["mar_at_10"]
+            entry[f"{kind}_recall_at_10"] = row["recall_at_10"]
+            n_queries.add(row["n_queries"])
+        for entry in by_category.values():
+            rows.append({key: entry.get(key) for key in ("model", "category", "exact_mar_at_10", "lsh_mar_at_10",
+                                                         "exact_recall_at_10", "lsh_recall_at_10")})
+    if len(n_queries) > 1:
+        raise ArgumentError(f"the evaluations scored different query sets ({sorted(n_queries)} queries): "
+                            "compare evaluations of one folder")
+    return Comparison(rows, n_queries.pop() if n_queries else None)
+
+
 def evaluate_results(results: Path, data_dir: Path) -> RetrievalScore:
     """MAR@10 and recall@1/5/10 of a results file (``index search``) against ground_truth.csv; a query the
     file does not list counts as finding nothing."""
@@ -486,8 +533,9 @@ def evaluate_results(results: Path, data_dir: Path) -> RetrievalScore:
     query_ids, positions = read_results(results, data.index["id"].to_numpy(), MAR_K)
     row_of_query = pd.Index(data.queries["id"]).get_indexer(query_ids)
     if (row_of_query < 0).any():
-        unknown = query_ids[int(np.flatnonzero(row_of_query < 0)[0])]
-        raise ValueError(f"{results}: query {unknown!r} is not in {data_dir}'s queries.csv")
+        row = int(np.flatnonzero(row_of_query < 0)[0])
+        raise DataValidationError(results, f"query {query_ids[row]!r} is not in {data_dir}'s queries.csv", row=row,
+                                  column="query_id")
     retrieved = np.full((len(data.queries), MAR_K), -1, dtype=np.int64)
     retrieved[row_of_query] = positions
     return retrieval_scores(retrieved, data.truth())

@@ -38,6 +38,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from prodmatch.errors import InputError, MissingInputError
 from prodmatch.fileio import atomic_path
 from prodmatch.search.dense import check_embeddings
 from prodmatch.visual_metrics import neighbour_recall
@@ -433,15 +434,19 @@ def create_index(kind: str, **params) -> VectorIndex:
     return INDEX_KINDS[kind](**params)
 
 
+class IndexFileError(InputError, ValueError):
+    """A file given as a saved index that is not one."""
+
+
 def load_index(path: str | Path, progress: bool = True) -> VectorIndex:
     """An index written by :meth:`VectorIndex.save`, ready to search."""
     faiss = import_faiss()
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"index file not found: {path}")
+        raise MissingInputError(f"index file not found: {path}")
     with np.load(path, allow_pickle=False) as data:
         if "meta" not in data or "faiss_index" not in data:
-            raise ValueError(f"{path} is not a prodmatch index file (no meta/faiss_index arrays)")
+            raise IndexFileError(f"{path} is not a prodmatch index file (no meta/faiss_index arrays)")
         meta = json.loads(str(data["meta"]))
         blob = data["faiss_index"]
     params = {k: v for k, v in meta["params"].items() if not k.startswith("_")}

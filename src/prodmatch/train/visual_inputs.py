@@ -17,7 +17,9 @@ import pandas as pd
 import torch
 
 from prodmatch.data.visual_search import CategoryTree, VisualSearchDir
+from prodmatch.data.validation import DataValidationError
 from prodmatch.device import default_num_workers
+from prodmatch.errors import ArgumentError
 from prodmatch.models.inputs import ImageRows
 from prodmatch.visual_metrics import GroundTruth
 
@@ -58,12 +60,12 @@ def queried_products(index: pd.DataFrame, truth: GroundTruth) -> set[str]:
 def split_visual(config) -> VisualData:
     """Read ``config.data_dir`` (a visual-search folder with ground truth) and pick the training rows."""
     if not config.data_dir:
-        raise ValueError("data_dir is required (--data-dir DIR with index.csv, queries.csv, ground_truth.csv)")
+        raise ArgumentError("data_dir is required (--data-dir DIR with index.csv, queries.csv, ground_truth.csv)")
     folder = VisualSearchDir.of(config.data_dir)
     data = folder.read(require_ground_truth=True)
     index, queries = data.index, data.queries
     if PRODUCT_COLUMN not in index.columns:
-        raise ValueError(f"{folder.index_csv} has no {PRODUCT_COLUMN} column: the visual task trains on product ids "
+        raise DataValidationError(folder.index_csv, f"no {PRODUCT_COLUMN} column: the visual task trains on product ids "
                          "(python -m prodmatch index demo writes them)")
     truth = data.truth()
     keep = index[PRODUCT_COLUMN].str.strip().ne("").to_numpy().copy()
@@ -71,11 +73,12 @@ def split_visual(config) -> VisualData:
         keep &= ~index[PRODUCT_COLUMN].isin(queried_products(index, truth)).to_numpy()
     train = index[keep].reset_index(drop=True)
     if len(train) == 0:
-        raise ValueError(f"{folder.index_csv}: no index row left to train on (train_products: {config.train_products})")
+        raise DataValidationError(folder.index_csv, f"no row with a {PRODUCT_COLUMN} left to train on "
+                                  f"(train_products: {config.train_products})", column=PRODUCT_COLUMN)
     classes, train_class = np.unique(train[PRODUCT_COLUMN].to_numpy(), return_inverse=True)
     tree = data.tree if config.hierarchy else None
-    train_levels = tree.encode(train) if tree is not None else None
-    query_levels = tree.encode(queries) if tree is not None and set(tree.levels) <= set(queries.columns) else None
+    train_levels = tree.encode(train, folder.index_csv) if tree is not None else None
+    query_levels = tree.encode(queries, folder.queries_csv) if tree is not None and set(tree.levels) <= set(queries.columns) else None
     return VisualData(train, queries, index, train_class.astype(np.int64), classes, tree, train_levels,
                       query_levels, truth, folder.index_images, folder.query_images)
 
@@ -104,11 +107,16 @@ def collate_labelled_images(items) -> dict:
 class VisualInputs:
     """Training dataset and collate function of the index rows; eval-mode embedding of train/index/query rows."""
 
-    def __init__(self, config, data: VisualData, encoder, device: torch.device):
+    def __init__(self, config, data: VisualData, encoder, device: torch.device, log=print):
         from prodmatch.models.transforms import eval_transform, train_transform
 
         self.config, self.device = config, device
-        self.channels_last = config.channels_last and device.type == "cuda"
+        # channels_last on the CPU too, as for Shopee image runs (prodmatch.train.fold_inputs: faster convolutions)
+        self.channels_last = config.channels_last
+        if config.freeze_layers and config.cache_frozen:
+            # the cache (prodmatch.train.image_cache) holds train + held-out rows of one folder; this task also embeds
+            # the whole index every epoch, so its frozen layers stay frozen but run on every image each time
+            log(f"freeze_layers {config.freeze_layers}: frozen, not cached (cache_frozen is for Shopee runs)")
         self.num_workers = default_num_workers(device) if config.num_workers is None else config.num_workers
         spec = encoder.spec
         transform = (train_transform(spec.image_size, spec.mean, spec.std, config.augment) if config.augment > 0

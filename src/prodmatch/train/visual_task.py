@@ -77,7 +77,7 @@ class VisualSearchTask(TrainTask):
         return self.model
 
     def inputs(self, config, data: VisualData, encoder, device, is_main: bool, log) -> VisualInputs:
-        return VisualInputs(config, data, encoder, device)
+        return VisualInputs(config, data, encoder, device, log=log if is_main else lambda message: None)
 
     def loss(self, outputs, labels: torch.Tensor, config) -> torch.Tensor:
         return self.model.loss(outputs, labels, config.label_smoothing)
