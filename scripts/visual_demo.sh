@@ -52,8 +52,7 @@ time $PY -m prodmatch index search --index "$OUT/index-heads" --data-dir "$DATA"
 step "comparison on the held-out queries"
 $PY -m prodmatch index compare heads="$OUT/eval-heads.json" no-heads="$OUT/eval-plain.json" \
     untrained="$OUT/eval-backbone.json"
-printf '\n== done in %ss wall; CPU time of the steps (user, system):\n' "$(( $(date +%s) - started ))"
-times | tail -1
+printf '\n== done in %ss wall (CPU time of each step above)\n' "$(( $(date +%s) - started ))"
 cat <<EOF
 outputs in $OUT/:
   data/                          the visual-search folder (index.csv, queries.csv, ground_truth.csv, photos)
