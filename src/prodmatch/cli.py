@@ -27,6 +27,7 @@ COMMANDS = {
     "train": "Train one fold of an image or text encoder (same as train_fold.py).",
     "report": "Render an HTML CV report with plots and error galleries.",
     "kernel": "Build and rehearse the offline Kaggle kernel.",
+    "index": "Visual search: demo data, build an image index (sharded, resumable), search it, evaluate MAR@10.",
 }
 
 

@@ -143,6 +143,7 @@ def test_unknown_category_name_on_encode(tmp_path):
     data = write_dir(tmp_path).read()
     other = data.queries.copy()
     other.loc[0, "level3"] = "madu"
-    with pytest.raises(ValueError, match="'madu' is not in the category tree"):
-        data.tree.encode(other)
+    with pytest.raises(DataValidationError, match=r"other.csv, row 0 \(line 2\), column 'level3': level3 value 'madu' "
+                                                  "is not in the category tree"):
+        data.tree.encode(other, "other.csv")
     assert np.array_equal(data.tree.encode(data.queries), [[1, 0, 0], [0, 1, 1]])

@@ -103,3 +103,29 @@ def test_arguments_and_overwrite(tmp_path):
     with pytest.raises(FileExistsError):
         generate_visual_demo(out, n_products=6, image_size=32)
     assert generate_visual_demo(out, n_products=6, image_size=32, overwrite=True).n_products == 6
+
+
+def test_product_ids_name_every_index_photo_and_agree_with_ground_truth(demo):
+    out, summary = demo
+    data = VisualSearchDir.of(out).read(require_ground_truth=True)
+    assert "product_id" in data.index.columns and "product_id" not in data.queries.columns
+    assert data.index["product_id"].nunique() == summary.n_products
+    products = data.index["product_id"].to_numpy()
+    truth = data.truth()
+    for query in range(truth.n_queries):  # a query's true matches are all the photos of one product
+        mine = truth.positions[truth.offsets[query]:truth.offsets[query + 1]]
+        assert len(set(products[mine])) == 1
+        assert (products == products[mine[0]]).sum() == len(mine)
+
+
+def test_category_looks_change_only_the_drawing(tmp_path, demo):
+    from prodmatch.demo.visual import LEAF_LOOKS, apply_category_look
+
+    out, _ = demo
+    plain = generate_visual_demo(tmp_path / "plain", n_products=40, seed=0, image_size=48, category_look=False)
+    assert plain.n_index > 0 and set(LEAF_LOOKS) == set(TAXONOMY)
+    before, after = digest(out), digest(tmp_path / "plain")
+    assert before["index.csv"] == after["index.csv"] and before["ground_truth.csv"] == after["ground_truth.csv"]
+    assert before["index_images/index_000000.jpg"] != after["index_images/index_000000.jpg"]
+    look = apply_category_look({"style": 0, "pattern": "dots", "width": 1.0, "height": 1.1}, "parfum")
+    assert look["style"] == LEAF_LOOKS["parfum"][0] and look["height"] == pytest.approx(1.1 * LEAF_LOOKS["parfum"][2])

@@ -139,3 +139,76 @@ def test_bad_targets():
         model.loss(logits, torch.tensor([[0, 3], [0, 0]]))
     with pytest.raises(ValueError, match="int64 of shape"):
         model.loss(logits, torch.tensor([0, 1]))
+
+
+def _metric_model_with_heads(with_heads: bool = True):
+    from prodmatch.models.build import MetricModel
+    from prodmatch.models.heads import ArcFaceHead
+    from prodmatch.models.hierarchy import HierarchicalMetricModel
+
+    class Flat(torch.nn.Module):  # a stand-in encoder: flatten + linear
+        embedding_dim = 8
+
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(6, 8)
+
+        def forward(self, x):
+            return torch.nn.functional.normalize(self.linear(x), dim=1)
+
+        def head_parameters(self):
+            return list(self.linear.parameters()), []
+
+    torch.manual_seed(0)
+    return HierarchicalMetricModel(MetricModel(Flat(), ArcFaceHead(8, 5, scale=10.0, margin=0.2)),
+                                   heads() if with_heads else None)
+
+
+def test_metric_model_with_heads_adds_the_dhc_loss_of_labelled_rows():
+    model = _metric_model_with_heads()
+    x = torch.randn(4, 6)
+    labels = torch.tensor([[0, 0, 1], [1, 1, 2], [2, -1, -1], [3, 0, 0]])
+    product_logits, level_logits = model(x, labels)
+    assert product_logits.shape == (4, 5) and [t.shape for t in level_logits] == [(4, 2), (4, 3)]
+    total = model.loss((product_logits, level_logits), labels)
+    product = torch.nn.functional.cross_entropy(product_logits, labels[:, 0])
+    keep = torch.tensor([True, True, False, True])  # row 2 has no category
+    dhc = model.hierarchy.loss([t[keep] for t in level_logits], labels[keep][:, 1:]).total
+    assert total.item() == pytest.approx((product + dhc).item(), rel=1e-6)
+    unlabelled = labels.clone()
+    unlabelled[:, 1:] = -1
+    outputs = model(x, unlabelled)
+    only_product = model.loss(outputs, unlabelled)
+    only_product.backward()  # the heads stay in the graph with zero gradient (DDP needs every parameter)
+    assert all(p.grad is not None and not p.grad.any() for p in model.hierarchy.parameters())
+    assert model(x).shape == (4, 8)  # no labels: embeddings
+    groups = model.param_groups(1e-3, 2e-3, 1e-2)
+    assert [g["name"] for g in groups][-2:] == ["hierarchy", "head"] and groups[-2]["lr"] == 2e-3
+    with pytest.raises(ValueError, match="int64"):
+        model(x, labels[:, 0])
+
+
+def test_without_heads_the_loss_is_the_product_loss():
+    model = _metric_model_with_heads(with_heads=False)
+    labels = torch.tensor([[0], [1]])
+    product_logits, level_logits = model(torch.randn(2, 6), labels)
+    assert level_logits is None
+    assert model.loss((product_logits, None), labels).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(product_logits, labels[:, 0]).item())
+
+
+def test_payload_round_trip_predicts_the_same_categories():
+    from prodmatch.models.hierarchy import CategoryPredictor, hierarchy_payload
+
+    model = heads(level_weights=[1.0, 2.0])
+    x = torch.randn(3, 8)
+    _ = model(x)  # a training-mode pass moves the BatchNorm statistics away from their initial values
+    payload = hierarchy_payload(model, ["level1", "level2"], [["a", "b"], ["a1", "a2", "b1"]])
+    predictor = CategoryPredictor.from_payload(payload)
+    expected = model.predict(x, consistent=True).numpy()
+    assert (predictor.predict(x.numpy()) == expected).all() and predictor.classes[1] == ["a1", "a2", "b1"]
+    assert predictor.heads.level_weights == [1.0, 2.0]
+    with pytest.raises(TypeError, match="float32"):
+        predictor.predict(x.double().numpy())
+    with pytest.raises(ValueError, match="do not fit"):
+        hierarchy_payload(model, ["level1"], [["a", "b"]])

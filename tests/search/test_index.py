@@ -145,3 +145,19 @@ def test_search_with_categories_keeps_only_the_query_category(data):
     assert (positions >= 0).mean() > 0.5
     with pytest.raises(ValueError, match="unknown category mode"):
         search_with_categories(index, data["queries"], 10, data["categories"], data["query_categories"], mode="x")
+
+
+def test_exact_backends_agree_and_size_picks_the_kind(data, tmp_path):
+    from prodmatch.search.index import EXACT_MAX_ROWS, choose_kind
+
+    faiss_index = create_index("exact", progress=False).build(data["vectors"])
+    torch_index = create_index("exact", backend="torch", progress=False).build(data["vectors"])
+    _, expected = faiss_index.search(data["queries"], 10)
+    scores, found = torch_index.search(data["queries"], 10)
+    assert (found == expected).mean() > 0.999 and scores.dtype == np.float32  # ties aside
+    torch_index.save(tmp_path / "torch.npz")
+    assert load_index(tmp_path / "torch.npz", progress=False).params["backend"] == "torch"
+    assert choose_kind(1000) == "exact" and choose_kind(EXACT_MAX_ROWS) == "exact"
+    assert choose_kind(EXACT_MAX_ROWS + 1) == "ivf"
+    with pytest.raises(ValueError, match="backend"):
+        create_index("exact", backend="gpu")

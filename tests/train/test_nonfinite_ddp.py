@@ -16,7 +16,7 @@ from tests.train.conftest import REPO, TINY_IMAGE
 DRIVER = textwrap.dedent("""
     import json, os, sys, types
     import torch.nn.functional as F
-    from prodmatch.train import loop
+    from prodmatch.train import fold_task, loop
     from prodmatch.train.config import load_config
 
     rank = int(os.environ["RANK"])
@@ -30,7 +30,7 @@ DRIVER = textwrap.dedent("""
             return loss * float("nan")
         return loss
 
-    loop.F = types.SimpleNamespace(cross_entropy=cross_entropy)
+    fold_task.F = types.SimpleNamespace(cross_entropy=cross_entropy)  # the Shopee task's loss (FoldTask.loss)
     hooked = []
     config = load_config(sys.argv[1], data_dir=sys.argv[2], out=sys.argv[3], fold=1, epochs=8, device="cpu",
                          run_name="nan", baselines=False)

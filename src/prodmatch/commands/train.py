@@ -33,6 +33,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if metrics is not None:
-        print(f"cv_f1 {metrics['cv_f1']:.4f}  threshold {metrics['best_threshold']:.2f}  epochs {metrics['epochs']}  "
+        print(f"{metrics['headline']}  epochs {metrics['epochs']}  "
               f"train time {metrics['train_time_s']:.0f}s  -> {config.fold_dir()}")
     return 0

@@ -1,4 +1,7 @@
-"""python -m prodmatch visual_demo --out DIR [--n-products N] [--seed S] [--image-size PX] [--query-share F]"""
+"""python -m prodmatch visual_demo --out DIR [--n-products N] [--seed S] [--image-size PX] [--query-share F]
+
+The same as ``python -m prodmatch index demo``.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--query-share", type=float, default=DEFAULT_QUERY_SHARE,
                         help=f"share of products photographed as queries; the rest are distractors "
                              f"(default {DEFAULT_QUERY_SHARE})")
+    parser.add_argument("--no-category-look", dest="category_look", action="store_false",
+                        help="draw every leaf category of one shape alike (phase 1's demo: categories then tell a "
+                             "model nothing product ids do not)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists and is not empty")
 
 
@@ -32,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         query_share=args.query_share,
         overwrite=args.overwrite,
         progress=True,
+        category_look=args.category_look,
     )
     print(summary.describe())
     return 0

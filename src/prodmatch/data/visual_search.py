@@ -2,13 +2,14 @@
 
 Layout::
 
-    index.csv         id, image [, title] [, level1, level2, ...]   the catalogue searched in
+    index.csv         id, image [, title] [, product_id] [, level1, level2, ...]   the catalogue searched in
     queries.csv       id, image [, level1, level2, ...]             the photos searched with
     ground_truth.csv  query_id, index_id                            one row per true (query, index) match
     index_images/     the files named in index.csv's image column
     query_images/     the files named in queries.csv's image column
 
-Category levels are optional columns ``level1`` (the top of the tree) to ``levelK`` (the leaf), numbered
+``product_id`` (optional) names the product a catalogue photo shows: the classes metric-learning training
+uses (:mod:`prodmatch.train.visual_task`); an empty cell means unknown. Category levels are optional columns ``level1`` (the top of the tree) to ``levelK`` (the leaf), numbered
 from 1 without gaps. A row is either labelled on every level or on none (all cells empty: unlabelled,
 e.g. a distractor of unknown category). The levels must form a tree: a value names one node, so the same
 level-2 value under two different level-1 values is an error (use full paths or ids when names repeat).
@@ -38,6 +39,7 @@ import pandas as pd
 
 from prodmatch.data.reading import read_csv_strings
 from prodmatch.data.validation import DataValidationError, DataWarning, require_columns
+from prodmatch.errors import MissingInputError
 from prodmatch.visual_metrics import GroundTruth
 
 INDEX_FILE = "index.csv"
@@ -117,8 +119,8 @@ def _read_table(path: str | Path, required: tuple[str, ...], optional: tuple[str
 
 
 def read_index(path: str | Path) -> pd.DataFrame:
-    """Read and validate index.csv: id, image, [title], [level1..levelK] (str), in file order."""
-    return _read_table(path, INDEX_COLUMNS, ("title",))
+    """Read and validate index.csv: id, image, [title], [product_id], [level1..levelK] (str), in file order."""
+    return _read_table(path, INDEX_COLUMNS, ("title", "product_id"))
 
 
 def read_queries(path: str | Path) -> pd.DataFrame:
@@ -187,8 +189,9 @@ class CategoryTree:
     def sizes(self) -> tuple[int, ...]:
         return tuple(len(c) for c in self.classes)
 
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """(n_rows, n_levels) int64 class ids; -1 for unlabelled rows. Unknown names are an error."""
+    def encode(self, frame: pd.DataFrame, file: str | Path = "category levels") -> np.ndarray:
+        """(n_rows, n_levels) int64 class ids; -1 for unlabelled rows. Unknown names are a DataValidationError
+        naming ``file``, the row and the column."""
         codes = np.full((len(frame), len(self.levels)), -1, dtype=np.int64)
         for level, column in enumerate(self.levels):
             values = frame[column]
@@ -196,7 +199,9 @@ class CategoryTree:
             found = pd.Index(self.classes[level]).get_indexer(values).astype(np.int64)
             unknown = np.flatnonzero(labelled & (found < 0))
             if len(unknown):
-                raise ValueError(f"{column} value {values.iloc[int(unknown[0])]!r} is not in the category tree")
+                row = int(unknown[0])
+                raise DataValidationError(file, f"{column} value {values.iloc[row]!r} is not in the category tree",
+                                          row=row, column=column)
             codes[:, level] = np.where(labelled, found, -1)
         return codes
 
@@ -256,7 +261,7 @@ class VisualSearchData:
     def truth(self) -> GroundTruth:
         """The ground truth as index positions per query position (for :mod:`prodmatch.visual_metrics`)."""
         if self.ground_truth is None:
-            raise ValueError("this folder has no ground_truth.csv")
+            raise MissingInputError(f"no {GROUND_TRUTH_FILE}: scoring needs the true (query_id, index_id) pairs")
         query_pos = pd.Index(self.queries["id"]).get_indexer(self.ground_truth["query_id"])
         index_pos = pd.Index(self.index["id"]).get_indexer(self.ground_truth["index_id"])
         return GroundTruth.from_pairs(query_pos, index_pos, len(self.queries), len(self.index))

@@ -8,7 +8,14 @@ of the products (``query_share``) also gets **customer snapshots** as queries (:
 background, a tilted hand-held angle with perspective, a closer or looser crop, directional light and a
 colour cast. The other products are distractors: in the index, matched by no query.
 
-Ground truth: every index photo of the query's product (never its siblings). Deterministic for a seed;
+**Category looks** (``category_look=True``, the default): as in a real catalogue, products of one leaf
+category look alike -- each leaf has its own drawing sub-style, proportions and label pattern
+(:data:`LEAF_LOOKS`); brand, colours, logo and text stay the product's own. Without it (phase 1's demo) the
+leaves that share a drawn shape (shampoo, perfume and cooking oil are all bottles) differ only by the
+products' random colours, so a leaf category tells a model nothing a product id does not.
+
+Ground truth: every index photo of the query's product (never its siblings). index.csv also names each
+photo's product (``product_id``: the classes of metric-learning training); queries.csv does not. Deterministic for a seed;
 the folder is written atomically.
 """
 
@@ -27,6 +34,7 @@ import pandas as pd
 from prodmatch.data.visual_search import (
     GROUND_TRUTH_FILE, INDEX_FILE, INDEX_IMAGES, QUERIES_FILE, QUERY_IMAGES,
 )
+from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, write_csv
 
 DEFAULT_N_PRODUCTS = 300
@@ -54,12 +62,42 @@ TAXONOMY: dict[str, tuple[str, str]] = {
     "powerbank": ("Electronics", "Phone Accessories"),
 }
 
+# leaf -> (sub-style of its shape, width factor, height factor, label pattern): a look shared by the leaf's
+# products; leaves drawn with the same shape get different looks
+LEAF_LOOKS: dict[str, tuple[int, float, float, str]] = {
+    "tumbler": (2, 0.95, 1.15, "band"), "shampoo": (0, 1.0, 1.0, "waves"), "sabun": (1, 1.2, 0.9, "dots"),
+    "parfum": (0, 0.75, 0.8, "diagonal"), "minyak": (1, 0.85, 1.25, "plain"),
+    "skm": (0, 1.0, 0.8, "stripes"), "kornet": (1, 1.2, 0.75, "band"), "catfood": (2, 1.15, 0.7, "dots"),
+    "softdrink": (0, 0.8, 1.2, "chevron"),
+    "kopi": (0, 0.9, 1.15, "grid"), "keripik": (1, 1.15, 0.9, "chevron"), "deterjen": (2, 1.25, 1.1, "stripes"),
+    "teh": (0, 1.2, 0.75, "waves"), "masker": (1, 1.0, 1.0, "plain"), "charger": (2, 0.75, 0.85, "grid"),
+    "krim": (0, 1.1, 0.8, "dots"), "madu": (2, 0.9, 1.2, "stripes"),
+    "odol": (0, 1.2, 0.85, "stripes"), "facialwash": (1, 1.0, 1.0, "waves"), "lipcream": (2, 0.7, 0.75, "plain"),
+    "tas": (0, 1.0, 1.0, "diagonal"), "totebag": (2, 0.85, 1.2, "plain"),
+    "sneakers": (0, 1.0, 1.0, "stripes"), "sandal": (2, 1.1, 0.7, "plain"),
+    "kaos": (0, 1.0, 0.9, "plain"), "hoodie": (2, 1.05, 1.1, "band"),
+    "case": (0, 1.0, 1.0, "dots"), "powerbank": (1, 1.0, 1.0, "grid"),
+}
+
 # RNG streams: each part draws from its own, so e.g. the image size changes nothing but the images
 _CATALOG, _ROLES, _INDEX_PHOTO, _QUERY_PHOTO, _TITLES, _ORDER = range(1, 7)
 
 
 def _rng(seed: int, stream: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), stream, *[int(k) for k in keys]])
+
+
+def apply_category_look(visual: dict, category_key: str) -> dict:
+    """A product's drawing spec with its leaf's look: sub-style, label pattern, proportions (times the
+    product's own width/height, so sizes and jitter survive)."""
+    style, width, height, pattern = LEAF_LOOKS[category_key]
+    return {**visual, "style": style, "pattern": pattern, "width": visual["width"] * width,
+            "height": visual["height"] * height}
+
+
+def product_id(product: int) -> str:
+    """The ``product_id`` of index.csv: the classes metric-learning training learns (queries carry none)."""
+    return f"product_{product:05d}"
 
 
 def category_path(category_key: str) -> tuple[str, str, str]:
@@ -225,14 +263,17 @@ def _jpeg(img, quality: int) -> bytes:
 
 
 def _render(products, index: list[_Photo], queries: list[_Photo], seed: int, size: int, root: Path,
-            progress: bool) -> None:
+            progress: bool, category_look: bool) -> None:
     from prodmatch.demo.images import render_object, render_photo
 
     cutouts: dict[int, object] = {}
 
     def cutout(product: int):
         if product not in cutouts:
-            cutouts[product] = render_object(products[product].visual)
+            visual = products[product].visual
+            if category_look:
+                visual = apply_category_look(visual, products[product].category.key)
+            cutouts[product] = render_object(visual)
         return cutouts[product]
 
     jobs = [("index", p) for p in index] + [("query", p) for p in queries]
@@ -256,7 +297,8 @@ def _frames(products, index: list[_Photo], queries: list[_Photo], titles: list[s
         return {column: [path[i] for path in paths] for i, column in enumerate(LEVELS)}
 
     index_frame = pd.DataFrame({"id": [p.id for p in index], "image": [f"{p.id}.jpg" for p in index],
-                                "title": titles, **levels(index)})
+                                "title": titles, "product_id": [product_id(p.product) for p in index],
+                                **levels(index)})
     query_frame = pd.DataFrame({"id": [p.id for p in queries], "image": [f"{p.id}.jpg" for p in queries],
                                 **levels(queries)})
     rows_of_product: dict[int, list[str]] = {}
@@ -275,20 +317,22 @@ def generate_visual_demo(
     query_share: float = DEFAULT_QUERY_SHARE,
     overwrite: bool = False,
     progress: bool = False,
+    category_look: bool = True,
 ) -> VisualDemoSummary:
     """Write a visual-search demo folder of ``n_products`` products to ``out_dir`` (see the module doc).
 
     ``query_share`` of the products get 1-2 query photos; all get 2-4 index photos of ``image_size`` px.
+    ``category_look=False`` draws phase 1's demo: leaves sharing a shape look alike.
     """
     start = time.perf_counter()
     if int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+        raise ArgumentError(f"seed must be >= 0, got {seed}")
     if n_products < 2:
-        raise ValueError(f"n_products must be >= 2 (a query product and a distractor), got {n_products}")
+        raise ArgumentError(f"n_products must be >= 2 (a query product and a distractor), got {n_products}")
     if not 0.0 < query_share < 1.0:
-        raise ValueError(f"query_share must be in (0, 1), got {query_share}")
+        raise ArgumentError(f"query_share must be in (0, 1), got {query_share}")
     if image_size < 32:
-        raise ValueError(f"image_size must be >= 32 pixels, got {image_size}")
+        raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
     from prodmatch.demo.catalog import build_catalog
 
     products = build_catalog(n_products, _rng(seed, _CATALOG))
@@ -298,7 +342,7 @@ def generate_visual_demo(
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         (tmp / INDEX_IMAGES).mkdir()
         (tmp / QUERY_IMAGES).mkdir()
-        _render(products, index, queries, seed, image_size, tmp, progress)
+        _render(products, index, queries, seed, image_size, tmp, progress, category_look)
         write_csv(tmp / INDEX_FILE, index_frame)
         write_csv(tmp / QUERIES_FILE, query_frame)
         write_csv(tmp / GROUND_TRUTH_FILE, truth)

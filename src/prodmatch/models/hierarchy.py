@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -163,3 +164,107 @@ class HierarchicalHeads(nn.Module):
                 scores = scores.masked_fill(~allowed, float("-inf"))
             predicted.append(scores.argmax(dim=1))
         return torch.stack(predicted, dim=1)
+
+    def spec(self) -> dict:
+        """What rebuilds these heads (with :meth:`from_spec`), weights aside."""
+        return {"in_features": self.representations[0][1].in_features, "level_sizes": list(self.level_sizes),
+                "parents": [self.parent_of(level).tolist() for level in range(1, self.n_levels)],
+                "hidden": self.representations[0][1].out_features, "dropout": self.representations[0][0].p,
+                "level_weights": list(self.level_weights), "dependence_weight": self.dependence_weight,
+                "penalty_base": self.penalty_base}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "HierarchicalHeads":
+        return cls(**spec)
+
+
+def hierarchy_payload(heads: HierarchicalHeads, level_names: Sequence[str], classes: Sequence[Sequence[str]]) -> dict:
+    """What model.pt keeps of the heads: spec, weights, the level column names and each level's class names
+    (class id c of level l is ``classes[l][c]``), so inference predicts categories by name."""
+    if len(level_names) != heads.n_levels or [len(c) for c in classes] != heads.level_sizes:
+        raise ValueError(f"level names/classes do not fit heads of sizes {heads.level_sizes}")
+    return {"spec": heads.spec(), "levels": [str(n) for n in level_names],
+            "classes": [[str(c) for c in names] for names in classes],
+            "state_dict": {k: v.detach().cpu() for k, v in heads.state_dict().items()}}
+
+
+@dataclass
+class CategoryPredictor:
+    """Hierarchical heads rebuilt from :func:`hierarchy_payload`, in eval mode: embeddings -> category ids."""
+
+    heads: HierarchicalHeads
+    levels: list[str]
+    classes: list[list[str]]
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> "CategoryPredictor":
+        heads = HierarchicalHeads.from_spec(payload["spec"])
+        heads.load_state_dict(payload["state_dict"], strict=True)
+        return cls(heads.eval(), list(payload["levels"]), [list(c) for c in payload["classes"]])
+
+    @torch.no_grad()
+    def predict(self, embeddings, consistent: bool = True, batch_rows: int = 65536):
+        """(n, n_levels) int64 numpy class ids of float32 embedding rows (top-down consistent by default)."""
+        embeddings = np.asarray(embeddings)
+        if embeddings.dtype != np.float32 or embeddings.ndim != 2:
+            raise TypeError(f"embeddings must be a float32 (n, dim) array, got {embeddings.dtype} {embeddings.shape}")
+        out = np.empty((len(embeddings), self.heads.n_levels), np.int64)
+        for start in range(0, len(embeddings), batch_rows):
+            chunk = torch.from_numpy(embeddings[start:start + batch_rows])
+            out[start:start + len(chunk)] = self.heads.predict(chunk, consistent=consistent).numpy()
+        return out
+
+
+class HierarchicalMetricModel(nn.Module):
+    """A :class:`prodmatch.models.build.MetricModel` (encoder + margin head on product ids) with optional DHC
+    heads on the same embedding (``hierarchy=None``: the product loss alone).
+
+    ``model(inputs)`` gives embeddings; ``model(inputs, labels)`` with ``labels`` (batch, 1 + n_levels) int64 --
+    product class, then the category class per level (-1 where unlabelled) -- gives ``(product logits, level
+    logits or None)``. The heads read the L2-normalised embedding, as inference has it.
+    """
+
+    def __init__(self, metric_model: nn.Module, hierarchy: HierarchicalHeads | None = None):
+        super().__init__()
+        self.metric_model = metric_model
+        self.hierarchy = hierarchy
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.metric_model.encoder
+
+    @property
+    def head(self) -> nn.Module:
+        return self.metric_model.head
+
+    def forward(self, inputs, labels: torch.Tensor | None = None):
+        embeddings = self.metric_model.embed(inputs)
+        if labels is None:
+            return embeddings
+        if labels.ndim != 2 or labels.dtype != torch.long:
+            raise ValueError(f"labels must be int64 (batch, 1 + n_levels), got {labels.dtype} {tuple(labels.shape)}")
+        product_logits = self.metric_model.head(embeddings, labels[:, 0])
+        level_logits = None if self.hierarchy is None else self.hierarchy(F.normalize(embeddings.float(), dim=1))
+        return product_logits, level_logits
+
+    def loss(self, outputs, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+        """Product cross-entropy plus the DHC loss of the rows labelled on every level."""
+        product_logits, level_logits = outputs
+        loss = F.cross_entropy(product_logits.float(), labels[:, 0], label_smoothing=label_smoothing)
+        if level_logits is None:
+            return loss
+        labelled = (labels[:, 1:] >= 0).all(dim=1)
+        if not bool(labelled.any()):  # keep the heads in the graph (DDP expects every parameter's gradient)
+            return loss + 0.0 * sum(x.sum() for x in level_logits)
+        targets = labels[labelled][:, 1:]
+        return loss + self.hierarchy.loss([x[labelled] for x in level_logits], targets).total
+
+    def param_groups(self, lr: float, neck_lr: float, head_lr: float, weight_decay: float = 0.0,
+                     head_weight_decay: float = 0.0) -> list[dict]:
+        """The metric model's groups; the DHC heads (small MLPs, like the neck) train at ``neck_lr``."""
+        groups = self.metric_model.param_groups(lr, neck_lr, head_lr, weight_decay, head_weight_decay)
+        if self.hierarchy is not None:
+            params = [p for p in self.hierarchy.parameters() if p.requires_grad]
+            groups.insert(len(groups) - 1, {"name": "hierarchy", "params": params, "lr": neck_lr,
+                                            "weight_decay": weight_decay})
+        return groups

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from prodmatch.errors import ArgumentError, InputError, MissingInputError
 from prodmatch.fileio import atomic_path
 from prodmatch.search.dense import check_embeddings, l2_normalize
 
@@ -55,15 +56,19 @@ class ShardPlan:
         return f"shard-{shard:0{width}d}-of-{self.n_shards:0{width}d}.npz"
 
 
+class ShardFileError(InputError, ValueError):
+    """A shard file on disk that cannot be used (unreadable, or written for other rows)."""
+
+
 def rank_from_env(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
     """(rank, world_size): given values, else torchrun's RANK / WORLD_SIZE, else (0, 1); checked."""
     try:
         rank = int(os.environ.get("RANK", "0")) if rank is None else int(rank)
         world_size = int(os.environ.get("WORLD_SIZE", "1")) if world_size is None else int(world_size)
     except ValueError as exc:
-        raise ValueError(f"RANK / WORLD_SIZE must be integers: {exc}") from None
+        raise ArgumentError(f"RANK / WORLD_SIZE must be integers: {exc}") from None
     if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"need 0 <= rank < world_size, got rank {rank}, world_size {world_size}")
+        raise ArgumentError(f"need 0 <= rank < world_size, got rank {rank}, world_size {world_size}")
     return rank, world_size
 
 
@@ -88,9 +93,9 @@ def read_shard(path: str | Path, expected_ids: np.ndarray | None = None) -> tupl
         with np.load(path, allow_pickle=False) as data:
             ids, embeddings = data["ids"], data["embeddings"]
     except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path}: not a readable shard file ({exc}); delete it to recompute the shard") from None
+        raise ShardFileError(f"{path}: not a readable shard file ({exc}); delete it to recompute the shard") from None
     if expected_ids is not None and (len(ids) != len(expected_ids) or (ids != expected_ids).any()):
-        raise ValueError(f"{path} holds other rows than this table's shard (different table or shard size?); "
+        raise ShardFileError(f"{path} holds other rows than this table's shard (different table or shard size?); "
                          "use another output folder or delete the old shards")
     return ids, check_embeddings(embeddings, f"embeddings in {path}")
 
@@ -156,7 +161,7 @@ def assemble_shards(out_dir: str | Path, ids: np.ndarray | pd.Series, shard_rows
     missing = missing_shards(out_dir, len(ids), shard_rows)
     if missing:
         shown = ", ".join(str(s) for s in missing[:20]) + (" ..." if len(missing) > 20 else "")
-        raise FileNotFoundError(f"{out_dir}: {len(missing)} of {plan.n_shards} shards missing (shard {shown}); "
+        raise MissingInputError(f"{out_dir}: {len(missing)} of {plan.n_shards} shards missing (shard {shown}); "
                                 "run the embedding again (every rank) to complete them")
     matrix = None
     for shard in range(plan.n_shards):

@@ -28,6 +28,10 @@ def _meta(help_text: str, type_: Any = None, choices: tuple | None = None, nargs
 @dataclass
 class TrainConfig:
     # what to train
+    task: str = field(default="shopee", metadata=_meta(
+        "shopee: train.csv with one fold held out, scored by F1; visual: a visual-search folder (index.csv with "
+        "product_id, queries.csv, ground_truth.csv), classes = the index's product ids, held-out queries scored by "
+        "MAR@10 (see prodmatch.train.visual_task)", str, ("shopee", "visual")))
     model: str = field(default="image", metadata=_meta("encoder kind", str, ("image", "text")))
     backbone: str = field(default="tf_efficientnet_b3", metadata=_meta(
         "timm model name (image) or Hugging Face name / local dir / minilm-pypi (text)", str))
@@ -74,6 +78,18 @@ class TrainConfig:
     margin_warmup_epochs: float = field(default=1.0, metadata=_meta("ramp the margin 0 -> m over N epochs", float))
     head_init: str = field(default="random", metadata=_meta(
         "head weights: random, or class_mean (mean starting embedding of each class)", str, ("random", "class_mean")))
+    # hierarchical category heads (task: visual)
+    hierarchy: bool = field(default=True, metadata=_meta(
+        "visual task: also train DHC hierarchical category heads when index.csv has level1..levelK columns"))
+    hierarchy_weights: list[float] | None = field(default=None, metadata=_meta(
+        "visual task: loss weight of each category level, top level first (default: 1 per level)", float, nargs="+"))
+    dependence_weight: float = field(default=0.8, metadata=_meta(
+        "visual task: weight of the DHC dependence loss (child predictions outside the predicted parent)", float))
+    hierarchy_hidden: int = field(default=256, metadata=_meta(
+        "visual task: width of each level's representation in the category heads", int))
+    train_products: str = field(default="all", metadata=_meta(
+        "visual task: all index products, or only those no query shows (unqueried: a stricter test, the queried "
+        "products are never trained on)", str, ("all", "unqueried")))
     # optimisation
     epochs: int = field(default=10, metadata=_meta("epochs", int))
     batch_size: int = field(default=32, metadata=_meta("training batch size (per process)", int))
@@ -112,6 +128,15 @@ class TrainConfig:
         errors = []
         if self.model not in ("image", "text"):
             errors.append(f"model must be 'image' or 'text', got {self.model!r}")
+        if self.task not in ("shopee", "visual"):
+            errors.append(f"task must be 'shopee' or 'visual', got {self.task!r}")
+        if self.task == "visual" and self.model != "image":
+            errors.append("task visual trains image models (model: image)")
+        if self.hierarchy_weights is not None and (not self.hierarchy_weights or min(self.hierarchy_weights) < 0):
+            errors.append(f"hierarchy_weights must be non-negative numbers, got {self.hierarchy_weights}")
+        if self.dependence_weight < 0 or self.hierarchy_hidden < 1:
+            errors.append(f"dependence_weight must be >= 0 and hierarchy_hidden >= 1, got {self.dependence_weight}, "
+                          f"{self.hierarchy_hidden}")
         if self.epochs < 1:
             errors.append(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:

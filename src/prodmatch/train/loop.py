@@ -2,7 +2,10 @@
 
 ``train_fold(config)`` reads train.csv, holds out ``config.fold``, trains on the other folds and, after
 every epoch, embeds the held-out rows and scores them with the competition F1 at the best threshold
-(:func:`prodmatch.train.validate.held_out_score`). Outputs in the fold folder
+(:func:`prodmatch.train.validate.held_out_score`). What is trained on and how it is scored is the *task*
+(:mod:`prodmatch.train.task`): the Shopee fold task above (``task: shopee``), or visual search (``task:
+visual``, :mod:`prodmatch.train.visual_task`: product ids of a catalogue index, optional hierarchical
+category heads, MAR@10 of held-out queries). Outputs in the fold folder
 (:class:`prodmatch.artifacts.weights.FoldFiles`, ``<out>/<run_name>/fold<k>/``):
 
 - ``config.yaml``        the resolved config;
@@ -34,15 +37,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
-from prodmatch.artifacts.oof import write_oof_embeddings
 from prodmatch.artifacts.weights import FoldFiles
 from prodmatch.device import autocast
-from prodmatch.fileio import atomic_path, write_json
-from prodmatch.models.build import MetricModel, build_encoder, encoder_payload
-from prodmatch.models.heads import create_head
+from prodmatch.fileio import write_json
+from prodmatch.models.build import build_encoder
 from prodmatch.models.inputs import LengthGroupedBatchSampler, move_to
 from prodmatch.progress import progress_bar
 from prodmatch.train import distributed as dist_utils
@@ -50,7 +50,8 @@ from prodmatch.train.checkpoint import load_checkpoint, restore, save_checkpoint
 from prodmatch.train.config import TrainConfig, save_config
 from prodmatch.train.fold_inputs import FoldData, FoldInputs, split_fold
 from prodmatch.train.optim import create_optimizer, create_scheduler
-from prodmatch.train.validate import held_out_score, training_free_score
+from prodmatch.train.task import TrainTask
+from prodmatch.train.tasks import create_task
 
 StepHook = Callable[[int, int], None]
 
@@ -86,9 +87,9 @@ class TrainingSetup:
     config: TrainConfig
     ctx: dist_utils.DistContext
     files: FoldFiles
-    data: FoldData
-    model: MetricModel
-    inputs: FoldInputs
+    data: FoldData  # or the task's own split (e.g. prodmatch.train.visual_inputs.VisualData)
+    model: torch.nn.Module  # MetricModel, or the task's model (encoder + head + ...)
+    inputs: FoldInputs  # or the task's inputs
     sampler: DistributedSampler
     batch_sampler: LengthGroupedBatchSampler | None
     loader: DataLoader
@@ -96,6 +97,7 @@ class TrainingSetup:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
+    task: TrainTask
     net: torch.nn.Module | None = None  # the model, wrapped in DDP when distributed (set by wrap_for_training)
     nonfinite_in_a_row: int = 0  # steps skipped in a row for a non-finite loss (see skip_nonfinite_step)
     session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -157,21 +159,20 @@ def _loader(config: TrainConfig, ctx: dist_utils.DistContext, inputs: FoldInputs
     return sampler, None, loader
 
 
-def set_up(config: TrainConfig, ctx: dist_utils.DistContext) -> TrainingSetup:
+def set_up(config: TrainConfig, ctx: dist_utils.DistContext, task: TrainTask | None = None) -> TrainingSetup:
     """Data split, encoder + head, inputs, loader, optimiser and schedule (the same on every rank)."""
+    task = create_task(config) if task is None else task
     device = ctx.device
     seed_everything(config.seed)  # the same initial weights on every rank (class-mean init relies on it)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    data = split_fold(config)
+    data = task.split(config)
     encoder = build_encoder(config)
-    head = create_head(config.head, encoder.embedding_dim, data.n_classes, scale=config.scale, margin=config.margin,
-                       warmup_epochs=config.margin_warmup_epochs)
-    model = MetricModel(encoder, head)
+    model = task.build_model(config, encoder, data)
     if ctx.distributed and config.sync_bn and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
-    inputs = FoldInputs(config, data, encoder, device, ctx.is_main, log=lambda message: _log(ctx, message))
+    inputs = task.inputs(config, data, encoder, device, ctx.is_main, lambda message: _log(ctx, message))
     if inputs.channels_last:
         model = model.to(memory_format=torch.channels_last)
     sampler, batch_sampler, loader = _loader(config, ctx, inputs)
@@ -186,7 +187,7 @@ def set_up(config: TrainConfig, ctx: dist_utils.DistContext) -> TrainingSetup:
     use_scaler = config.amp and device.type == "cuda" and config.amp_dtype == "float16"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     return TrainingSetup(config, ctx, config.fold_files(), data, model, inputs, sampler, batch_sampler, loader,
-                         steps_per_epoch, optimizer, scheduler, scaler)
+                         steps_per_epoch, optimizer, scheduler, scaler, task)
 
 
 def _check_resume_config(state: dict, config: TrainConfig, ctx: dist_utils.DistContext) -> None:
@@ -251,7 +252,7 @@ def train_one_epoch(setup: TrainingSetup, epoch: int, step_hook: StepHook | None
         labels = batch["labels"].to(device, non_blocking=True)
         with autocast(device, config.amp, config.amp_dtype):
             logits = setup.net(inputs, labels)
-        loss = F.cross_entropy(logits.float(), labels, label_smoothing=config.label_smoothing)
+        loss = setup.task.loss(logits, labels, config)
         if not dist_utils.all_ranks_agree(bool(torch.isfinite(loss)), setup.ctx):
             skip_nonfinite_step(setup, float(loss.item()), epoch, step)
             continue
@@ -287,47 +288,34 @@ def skip_nonfinite_step(setup: TrainingSetup, loss: float, epoch: int, step: int
 
 
 def validate(setup: TrainingSetup, encoder=None) -> tuple[dict, np.ndarray | None]:
-    """Held-out F1 (at the best threshold) of ``encoder`` (default: the model's), and the held-out embeddings
-    (on rank 0). A collective under DDP: every rank embeds its shard."""
+    """The task's held-out score of ``encoder`` (default: the model's; Shopee: F1 at the best threshold), and
+    the held-out embeddings (on rank 0). A collective under DDP: every rank embeds its shard."""
     encoder = setup.model.encoder if encoder is None else encoder
-    data, ctx = setup.data, setup.ctx
-    positions = dist_utils.shard(len(data.val), ctx)
-    local = setup.inputs.embed_rows(encoder, "val", positions)
-    embeddings = dist_utils.gather_rows(positions, local, len(data.val), ctx)
-    score = None
-    if ctx.is_main:
-        score = held_out_score(embeddings, data.val["label_group"].to_numpy(), setup.config.model,
-                               setup.config.neighbours_k)
-    return dist_utils.broadcast_object(score, ctx), embeddings
+    return setup.task.validate(setup, encoder)
 
 
 def measure_baselines(setup: TrainingSetup) -> dict:
-    """Held-out F1 before any training: the encoder as initialised (pretrained backbone, fresh neck) and the
-    training-free matcher of the modality (phash / TF-IDF). What the training has to beat."""
+    """Held-out score before any training: the encoder as initialised (pretrained backbone, fresh neck) and the
+    task's training-free matchers (Shopee: phash / TF-IDF). What the training has to beat."""
     started = time.time()
     untrained, _ = validate(setup)  # collective under DDP: every rank takes part
     out = {"untrained": untrained}
     if setup.ctx.is_main:
-        name, score = training_free_score(setup.data.val, setup.config.model)
-        out[name] = score
+        out.update(setup.task.training_free(setup))
     out = dist_utils.broadcast_object(out, setup.ctx)
-    _log(setup.ctx, "before training: " + ", ".join(f"{k} F1 {v['f1']:.4f} @ {v['threshold']:.2f}"
+    _log(setup.ctx, "before training: " + ", ".join(f"{k} {setup.task.describe(v)}"
                                                     for k, v in out.items()) + f"  ({time.time() - started:.0f}s)")
     return out
 
 
 def save_epoch(setup: TrainingSetup, state: TrainingState, epoch: int, score: dict, embeddings: np.ndarray,
                improved: bool) -> None:
-    """Rank 0: the kept epoch's model.pt and OOF embeddings, then the resumable checkpoint."""
+    """Rank 0: the kept epoch's model.pt and held-out embeddings (the task's), then the resumable checkpoint."""
     config, files = setup.config, setup.files
     if not setup.ctx.is_main:
         return
     if config.keep == "last" or improved:
-        payload = encoder_payload(setup.model.encoder, fold=config.fold, epoch=epoch, config=config.as_dict(),
-                                  cv_f1=score["f1"], threshold=score["threshold"], n_classes=setup.data.n_classes)
-        with atomic_path(files.model) as tmp:
-            torch.save(payload, tmp)
-        write_oof_embeddings(files.oof, setup.data.val["posting_id"].to_numpy(), embeddings)
+        setup.task.save_outputs(setup, epoch, score, embeddings)
     save_checkpoint(files.checkpoint, model=setup.model, optimizer=setup.optimizer, scheduler=setup.scheduler,
                     scaler=setup.scaler, epoch=epoch, best_metric=state.best_metric, history=state.history,
                     config=config.as_dict(), extra={"classes": setup.data.classes, "baselines": state.baselines})
@@ -339,35 +327,33 @@ def run_epoch(setup: TrainingSetup, state: TrainingState, epoch: int, step_hook:
     train_time = time.time() - started
     dist_utils.sync_buffers(setup.model, setup.ctx)
     score, embeddings = validate(setup)
-    optimizer, head = setup.optimizer, setup.model.head
-    entry = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "val_f1": score["f1"],
-             "val_threshold": score["threshold"], "val_precision": score["precision"],
-             "val_recall": score["recall"], "lr": optimizer.param_groups[0]["lr"],
+    optimizer, head, task = setup.optimizer, setup.model.head, setup.task
+    entry = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), **task.history_entry(score),
+             "lr": optimizer.param_groups[0]["lr"],
              "head_lr": optimizer.param_groups[-1]["lr"], "margin": head.margin,
              "train_time_s": round(train_time, 1), "time_s": round(time.time() - started, 1),
              "session": setup.session, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     state.history.append(entry)
-    improved = state.best_metric is None or score["f1"] > state.best_metric
-    state.best_metric = score["f1"] if improved else state.best_metric
+    improved = state.best_metric is None or task.primary(score) > state.best_metric
+    state.best_metric = task.primary(score) if improved else state.best_metric
     save_epoch(setup, state, epoch + 1, score, embeddings, improved)
-    _log(setup.ctx, f"epoch {epoch + 1}/{setup.config.epochs}: loss {train_loss:.4f}  held-out F1 {score['f1']:.4f} "
-                    f"@ {score['threshold']:.2f}  ({entry['time_s']:.0f}s)")
+    _log(setup.ctx, f"epoch {epoch + 1}/{setup.config.epochs}: loss {train_loss:.4f}  held-out {task.describe(score)}"
+                    f"  ({entry['time_s']:.0f}s)")
     dist_utils.barrier(setup.ctx)
 
 
-def _kept_entry(history: list[dict], keep: str) -> dict:
-    return max(history, key=lambda h: h["val_f1"]) if keep == "best" else history[-1]
+def _kept_entry(history: list[dict], keep: str, metric: str = "val_f1") -> dict:
+    return max(history, key=lambda h: h[metric]) if keep == "best" else history[-1]
 
 
 def fold_metrics(setup: TrainingSetup, state: TrainingState) -> dict:
     """metrics.json: the kept epoch's held-out scores, what was trained, and the per-epoch history."""
-    cfg, data, history = setup.config, setup.data, state.history
-    kept = _kept_entry(history, cfg.keep)
-    best = max(history, key=lambda h: h["val_f1"])
+    cfg, data, history, task = setup.config, setup.data, state.history, setup.task
+    kept = _kept_entry(history, cfg.keep, task.metric)
+    best = max(history, key=lambda h: h[task.metric])
     return {
-        "cv_f1": kept["val_f1"], "best_threshold": kept["val_threshold"], "precision": kept["val_precision"],
-        "recall": kept["val_recall"], "epochs": len(history), "kept_epoch": kept["epoch"], "keep": cfg.keep,
-        "best_epoch": best["epoch"], "best_epoch_f1": best["val_f1"], "backbone": cfg.backbone,
+        **task.summary(kept, best), "task": task.name, "epochs": len(history), "kept_epoch": kept["epoch"],
+        "keep": cfg.keep, "best_epoch": best["epoch"], "backbone": cfg.backbone,
         "pretrained": cfg.pretrained, "model": cfg.model, "head": cfg.head, "fold": cfg.fold,
         "run_name": cfg.run_name, "n_train": len(data.train), "n_val": len(data.val),
         "n_classes": data.n_classes, "n_trainable_params": setup.n_trainable, "world_size": setup.ctx.world_size,
@@ -383,19 +369,23 @@ def finish(setup: TrainingSetup, state: TrainingState, setup_time: float, sessio
     metrics = fold_metrics(setup, state)
     if state.baselines:
         metrics["baselines"] = state.baselines
-        comparison = ", ".join(f"{name} {score['f1']:.4f}" for name, score in state.baselines.items())
-        _log(ctx, f"fold {config.fold}: trained {metrics['cv_f1']:.4f} vs {comparison} on the same held-out rows")
+        task, kept = setup.task, _kept_entry(state.history, config.keep, setup.task.metric)
+        comparison = ", ".join(f"{name} {task.primary(score):.4f}" for name, score in state.baselines.items())
+        _log(ctx, f"fold {config.fold}: trained {kept[task.metric]:.4f} vs {comparison} on the same held-out rows")
     metrics["setup_time_s"] = round(setup_time, 1)
     metrics["session_time_s"] = round(time.time() - session_start, 1)
     write_json(setup.files.metrics, metrics)
-    _log(ctx, f"fold {config.fold}: cv_f1 {metrics['cv_f1']:.4f} at threshold {metrics['best_threshold']:.2f} "
-              f"(epoch {metrics['kept_epoch']}), {metrics['train_time_s']:.0f}s; outputs in {setup.files.path}")
+    _log(ctx, f"fold {config.fold}: {metrics['headline']} (epoch {metrics['kept_epoch']}), "
+              f"{metrics['train_time_s']:.0f}s; outputs in {setup.files.path}")
     return metrics
 
 
 def train_fold(config: TrainConfig, resume: bool = False, overwrite: bool = False,
-               step_hook: StepHook | None = None) -> dict | None:
+               step_hook: StepHook | None = None, task: TrainTask | None = None) -> dict | None:
     """Train one fold; returns the metrics dict on rank 0 (None on other ranks).
+
+    ``task``: what is trained and how it is validated (default: ``config.task`` from
+    :data:`prodmatch.train.tasks.TASKS`).
 
     ``resume``: continue from ``last.ckpt`` in the fold dir if there is one (finished epochs are kept).
     ``overwrite``: delete a previous run's outputs first. Without either, an existing run is an error.
@@ -403,17 +393,17 @@ def train_fold(config: TrainConfig, resume: bool = False, overwrite: bool = Fals
     """
     ctx = dist_utils.init_distributed(config.device)
     try:
-        return _train(config, ctx, resume, overwrite, step_hook)
+        return _train(config, ctx, resume, overwrite, step_hook, task)
     finally:
         dist_utils.cleanup(ctx)
 
 
 def _train(config: TrainConfig, ctx: dist_utils.DistContext, resume: bool, overwrite: bool,
-           step_hook: StepHook | None) -> dict | None:
+           step_hook: StepHook | None, task: TrainTask | None = None) -> dict | None:
     ckpt_path = prepare_fold_dir(config.fold_files(), ctx, resume, overwrite)
     dist_utils.barrier(ctx)
     session_start = time.time()
-    setup = set_up(config, ctx)
+    setup = set_up(config, ctx, task)
     state = restore_or_start(setup, ckpt_path)
     seed_everything(config.seed + ctx.rank)
     setup_time = time.time() - session_start

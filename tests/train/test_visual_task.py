@@ -1,0 +1,124 @@
+"""The visual-search task in the shared loop: product ids + DHC heads, MAR@10 validation, outputs, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from prodmatch.train.config import load_config
+from prodmatch.train.loop import train_fold
+from prodmatch.train.tasks import TASKS, create_task
+from prodmatch.train.visual_inputs import queried_products, split_visual
+from prodmatch.train.visual_task import level_accuracy
+from tests.train.conftest import TINY_IMAGE
+
+
+@pytest.fixture(scope="module")
+def visual_dir(tmp_path_factory):
+    from prodmatch.demo.visual import generate_visual_demo
+
+    out = tmp_path_factory.mktemp("visual") / "demo"
+    generate_visual_demo(out, n_products=16, seed=0, image_size=40, query_share=0.4)
+    return out
+
+
+def _config(visual_dir, out, **overrides):
+    settings = dict(task="visual", data_dir=str(visual_dir), out=str(out), epochs=2, max_steps_per_epoch=3,
+                    baselines=False, head_init="random")
+    settings.update(overrides)
+    return load_config(TINY_IMAGE, **settings)
+
+
+@pytest.fixture(scope="module")
+def heads_run(visual_dir, tmp_path_factory):
+    config = _config(visual_dir, tmp_path_factory.mktemp("runs"), baselines=True, hierarchy_weights=[1.0, 0.5, 0.5])
+    return config, train_fold(config)
+
+
+def test_split_trains_on_index_products_and_holds_out_queries(visual_dir, tmp_path):
+    data = split_visual(_config(visual_dir, tmp_path))
+    assert len(data.train) == len(data.index) and data.n_classes == data.index["product_id"].nunique()
+    assert data.labels().shape == (len(data.train), 4) and data.labels().dtype == np.int64
+    assert (data.classes[data.train_class] == data.train["product_id"].to_numpy()).all()
+    assert data.query_levels.shape == (len(data.val), 3) and data.tree.levels == ("level1", "level2", "level3")
+    strict = split_visual(_config(visual_dir, tmp_path, train_products="unqueried", hierarchy=False))
+    assert not set(strict.classes) & queried_products(data.index, data.truth)
+    assert strict.tree is None and strict.labels().shape == (len(strict.train), 1)
+
+
+def test_visual_run_outputs_and_metrics(heads_run):
+    config, metrics = heads_run
+    assert metrics["task"] == "visual" and metrics["epochs"] == 2
+    for key in ("mar_at_10", "recall_at_1", "recall_at_5", "recall_at_10"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["mar_at_10"] == metrics["history"][-1]["val_mar_at_10"]
+    assert len(metrics["level_accuracy"]) == 3 and metrics["headline"].startswith("MAR@10 ")
+    assert set(metrics["baselines"]) == {"untrained", "backbone"}  # what training must beat, same queries
+    payload = torch.load(config.fold_dir() / "model.pt", weights_only=False)
+    assert payload["task"] == "visual" and payload["hierarchy"]["levels"] == ["level1", "level2", "level3"]
+    assert payload["hierarchy"]["spec"]["level_weights"] == [1.0, 0.5, 0.5]
+    with np.load(config.fold_dir() / "oof_embeddings.npz") as held_out:  # the queries' embeddings
+        assert held_out["posting_id"][0].startswith("query_") and held_out["embeddings"].dtype == np.float32
+
+
+def test_mar_recomputed_from_the_saved_model(heads_run, visual_dir):
+    """The logged MAR@10 is what the saved encoder gives with exact search (an independent computation)."""
+    from prodmatch.data.visual_search import VisualSearchDir
+    from prodmatch.embed import embed_frame, load_run
+    from prodmatch.search.index import exact_neighbours
+    from prodmatch.visual_metrics import mar_at_k
+
+    config, metrics = heads_run
+    (model,) = load_run(config.fold_dir().parent, device="cpu")
+    folder = VisualSearchDir.of(visual_dir)
+    data = folder.read()
+    index = embed_frame(model, data.index, folder.index_images)
+    queries = embed_frame(model, data.queries, folder.query_images)
+    assert mar_at_k(exact_neighbours(queries, index, 10), data.truth()) == pytest.approx(metrics["mar_at_10"],
+                                                                                         abs=1e-6)
+
+
+def test_without_heads_and_a_task_object(visual_dir, tmp_path):
+    task = create_task(_config(visual_dir, tmp_path, hierarchy=False))
+    metrics = train_fold(_config(visual_dir, tmp_path, hierarchy=False, epochs=1), task=task)
+    assert task.model.hierarchy is None and metrics["level_accuracy"] is None
+    payload = torch.load(tmp_path / "test-image-tiny" / "fold0" / "model.pt", weights_only=False)
+    assert "hierarchy" not in payload
+    assert set(TASKS) == {"shopee", "visual"}
+
+
+def test_resume_after_failure_matches_an_uninterrupted_run(heads_run, visual_dir, tmp_path):
+    """Killed mid-epoch 2, resumed: the same history as the uninterrupted run (whose baselines, measured
+    before training, change no training step: every epoch reseeds)."""
+    _, reference = heads_run
+    config = _config(visual_dir, tmp_path / "broken", hierarchy_weights=[1.0, 0.5, 0.5])
+
+    def fail(epoch, step):
+        if epoch == 1 and step == 1:
+            raise KeyboardInterrupt("simulated kill")
+
+    with pytest.raises(KeyboardInterrupt):
+        train_fold(config, step_hook=fail)
+    resumed = train_fold(config, resume=True)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    for key in ("train_loss", "val_mar_at_10", "val_level_accuracy"):
+        assert [h[key] for h in resumed["history"]] == [h[key] for h in reference["history"]]
+
+
+def test_level_accuracy_skips_unlabelled_rows():
+    truth = np.array([[0, 1], [1, -1], [-1, -1]], dtype=np.int64)
+    predicted = np.array([[0, 2], [0, 5], [1, 1]], dtype=np.int64)
+    assert level_accuracy(predicted, truth) == [0.5, 0.0]
+    assert level_accuracy(predicted[2:], truth[2:]) == [None, None]
+    with pytest.raises(ValueError, match="int64"):
+        level_accuracy(predicted.astype(np.int32), truth)
+
+
+def test_config_checks_the_visual_fields():
+    with pytest.raises(ValueError, match="task must be"):
+        load_config(TINY_IMAGE, task="nope")
+    with pytest.raises(ValueError, match="hierarchy_weights"):
+        load_config(TINY_IMAGE, task="visual", hierarchy_weights=[-1.0])
+    with pytest.raises(ValueError, match="image models"):
+        load_config(TINY_IMAGE, task="visual", model="text")
