@@ -7,6 +7,7 @@ from prodmatch.match.neighbourhood import (
     density,
     ranks_within_rows,
     reverse_positions,
+    sorted_unique,
     value_at_rank,
     with_reverse_pairs,
 )
@@ -52,3 +53,10 @@ def test_reverse_pairs_are_added_unproposed():
     kept = pairs.index((0, 2))
     assert t.score("s")[kept] == np.float32(0.5) and t.score("t")[kept] == np.float32(0.3)
     assert with_reverse_pairs(t) is t  # already symmetric
+
+
+def test_sorted_unique_is_np_unique():
+    rng = np.random.default_rng(0)
+    for values in (np.array([], np.int64), np.array([7]), rng.integers(0, 50, 500), rng.integers(-9, 9, 40)):
+        got = sorted_unique(values)
+        assert np.array_equal(got, np.unique(values)) and got.dtype == values.dtype

@@ -79,3 +79,15 @@ def test_sparse_dot_topn_returns_the_scipy_pairs(k, min_score):
     slow = sparse_topk(matrix, matrix, k=k, min_score=min_score, method="scipy", block_rows=17)
     assert triples(fast) == triples(slow)
     assert (np.diff(fast.rows) >= 0).all() and fast.scores.dtype == np.float32
+
+
+def test_sparse_dot_topn_last_row_tied_at_the_kth_with_fewer_than_2k_pairs():
+    # a tied row near the end with fewer than 2k pairs was read past the end of the product (IndexError)
+    pytest.importorskip("sparse_dot_topn")
+    import scipy.sparse as sp
+
+    index = sp.csr_matrix(np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32))
+    queries = sp.csr_matrix(np.array([[0, 1], [1, 0]], dtype=np.float32))  # last query: three pairs tied
+    fast = sparse_topk(queries, index, k=2, min_score=0.5, method="sparse_dot_topn")
+    slow = sparse_topk(queries, index, k=2, min_score=0.5, method="scipy")
+    assert triples(fast) == triples(slow) == [(0, 3, 1.0), (1, 0, 1.0), (1, 1, 1.0)]

@@ -144,7 +144,8 @@ def sparse_dot_topn_topk(queries: sp.csr_matrix, index: sp.csr_matrix, k: int, m
     tied = over[scores[starts[over] + k] == kth]
     kth_of_tied = np.full(n_query, np.inf, dtype=np.float32)
     kth_of_tied[tied] = scores[starts[tied] + k - 1]
-    ties_run_past = tied[(counts[tied] == top_n) & (scores[starts[tied] + top_n - 1] == kth_of_tied[tied])]
+    full = tied[counts[tied] == top_n]  # only a row holding all 2k can have ties beyond them
+    ties_run_past = full[scores[starts[full] + top_n - 1] == kth_of_tied[full]]
     is_tied = np.zeros(n_query, dtype=bool)
     is_tied[tied] = True
     keep = np.where(is_tied[rows], scores >= kth_of_tied[rows], rank < k)
