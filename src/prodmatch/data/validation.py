@@ -50,16 +50,17 @@ def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], file: str | P
 
 
 def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posting_id") -> None:
-    """Every id non-empty, without whitespace (a submission separates ids with spaces), and unique."""
+    """Every id non-empty, without whitespace (submissions and result files separate ids with spaces), and
+    unique."""
     ids = frame[column]
     empty = np.flatnonzero(ids.str.strip().eq("").to_numpy())
     if len(empty):
-        raise DataValidationError(file, "empty posting_id", row=int(empty[0]), column=column)
+        raise DataValidationError(file, f"empty {column}", row=int(empty[0]), column=column)
     spaced = np.flatnonzero(ids.str.contains(r"\s", regex=True).to_numpy())
     if len(spaced):
         row = int(spaced[0])
         raise DataValidationError(
-            file, f"posting_id {ids.iloc[row]!r} contains whitespace; ids are separated by spaces in a submission, "
+            file, f"{column} {ids.iloc[row]!r} contains whitespace; ids are separated by spaces in a submission, "
             "so an id must be one word" + (f" ({len(spaced)} such rows)" if len(spaced) > 1 else ""),
             row=row, column=column)
     duplicated = np.flatnonzero(ids.duplicated(keep="first").to_numpy())
@@ -67,7 +68,7 @@ def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posti
         row = int(duplicated[0])
         first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
         raise DataValidationError(
-            file, f"duplicate posting_id {ids.iloc[row]!r} (first seen at row {first})", row=row, column=column
+            file, f"duplicate {column} {ids.iloc[row]!r} (first seen at row {first})", row=row, column=column
         )
 
 

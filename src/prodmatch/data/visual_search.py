@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from prodmatch.data.reading import read_csv_strings
-from prodmatch.data.validation import DataValidationError, DataWarning, require_columns
+from prodmatch.data.validation import DataValidationError, DataWarning, check_unique_ids, require_columns
 from prodmatch.errors import MissingInputError
 from prodmatch.visual_metrics import GroundTruth
 
@@ -62,26 +62,6 @@ def level_columns(frame: pd.DataFrame, file: str | Path) -> list[str]:
                 file, f"category levels must be level1..levelK without gaps; found {[c for _, c in numbered]}",
                 column=column)
     return [c for _, c in numbered]
-
-
-def check_ids(frame: pd.DataFrame, file: str | Path, column: str) -> None:
-    """Ids must be non-empty, contain no whitespace and be unique."""
-    ids = frame[column]
-    empty = np.flatnonzero(ids.eq("").to_numpy())
-    if len(empty):
-        raise DataValidationError(file, f"empty {column}", row=int(empty[0]), column=column)
-    spaced = np.flatnonzero(ids.str.contains(r"\s", regex=True).to_numpy())
-    if len(spaced):
-        row = int(spaced[0])
-        raise DataValidationError(
-            file, f"{column} {ids.iloc[row]!r} contains whitespace (ids are written space-separated)",
-            row=row, column=column)
-    duplicated = np.flatnonzero(ids.duplicated(keep="first").to_numpy())
-    if len(duplicated):
-        row = int(duplicated[0])
-        first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
-        raise DataValidationError(
-            file, f"duplicate {column} {ids.iloc[row]!r} (first seen at row {first})", row=row, column=column)
 
 
 def check_non_empty(frame: pd.DataFrame, file: str | Path, column: str) -> None:
@@ -112,7 +92,7 @@ def _read_table(path: str | Path, required: tuple[str, ...], optional: tuple[str
     levels = level_columns(frame, path)
     keep = list(required) + [c for c in optional if c in frame.columns] + levels
     frame = frame[keep].copy()
-    check_ids(frame, path, "id")
+    check_unique_ids(frame, path, "id")
     check_non_empty(frame, path, "image")
     check_levels_complete(frame, path, levels)
     return frame.reset_index(drop=True)
