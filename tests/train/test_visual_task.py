@@ -106,6 +106,63 @@ def test_resume_after_failure_matches_an_uninterrupted_run(heads_run, visual_dir
         assert [h[key] for h in resumed["history"]] == [h[key] for h in reference["history"]]
 
 
+def test_cached_frozen_layers_embed_like_the_uncached_frozen_model(visual_dir, tmp_path):
+    """The cache (index photos and queries plain + mirrored, train rows in 3 versions) gives the embeddings that
+    the same frozen-layer encoder computes from the image files."""
+    from prodmatch.models.build import build_encoder
+    from prodmatch.train.visual_inputs import VisualInputs
+
+    config = _config(visual_dir, tmp_path, freeze_layers=3, cached_views=3, tta=True)
+    data = split_visual(config)
+    torch.manual_seed(0)
+    encoder = build_encoder(config)
+    cached = VisualInputs(config, data, encoder, torch.device("cpu"))
+    uncached = VisualInputs(_config(visual_dir, tmp_path, freeze_layers=3, cache_frozen=False, tta=True), data,
+                            encoder, torch.device("cpu"))
+    assert cached.cache is not None and uncached.cache is None and cached.num_workers == 0
+    for which, n in (("train", len(data.train)), ("index", len(data.index)), ("val", len(data.val))):
+        positions = np.arange(n)[::-1].copy()  # any order
+        np.testing.assert_allclose(cached.embed_rows(encoder, which, positions),
+                                   uncached.embed_rows(encoder, which, positions), atol=1e-5)
+    views = cached.train_set.views
+    assert len(views) == 3 and all(v.dtype == torch.float16 and v.shape == views[0].shape for v in views)
+    assert torch.equal(views[0], cached.cache["index"][0][data.train_rows].half())  # the plain version, reused
+    assert not torch.equal(views[1], views[0]) and not torch.equal(views[2], views[1])  # augmented, own seeds
+    batch = cached.collate([cached.train_set[i] for i in (0, 3)])
+    assert torch.equal(batch["labels"], torch.from_numpy(data.labels()[[0, 3]]))  # product + category levels
+    assert batch["inputs"]["features"].shape[1:] == views[0].shape[1:]
+
+
+def test_cached_frozen_training_embeds_the_same_at_index_build_time(visual_dir, tmp_path):
+    """Trained on the cache: frozen blocks unchanged, the rest trained; the logged MAR@10 and query embeddings
+    are what index build / eval give with the whole saved encoder on the photos."""
+    from prodmatch.embed import embed_frame, load_run
+    from prodmatch.models.build import build_encoder
+    from prodmatch.pipeline.visual_search import BuildOptions, EvalOptions, build_index, evaluate_index
+    from prodmatch.train.loop import seed_everything
+
+    config = _config(visual_dir, tmp_path / "w", freeze_layers=3, cached_views=2, tta=True, baselines=True,
+                     head_init="class_mean", hierarchy_weights=[1.0, 0.5, 0.5])
+    seed_everything(config.seed)  # as train_fold does before building the encoder
+    start = build_encoder(config)
+    metrics = train_fold(config)
+    run = config.fold_dir().parent
+    (model,) = load_run(run, device="cpu")
+    for block in (2, -1):
+        before, after = start.backbone.blocks[block].state_dict(), model.encoder.backbone.blocks[block].state_dict()
+        assert all(torch.equal(before[k], after[k]) for k in before) == (block == 2)
+    data = split_visual(config)
+    queries = embed_frame(model, data.val, data.query_images)
+    with np.load(config.fold_dir() / "oof_embeddings.npz") as held_out:
+        np.testing.assert_allclose(queries, held_out["embeddings"], atol=1e-5)
+    build_index(BuildOptions(index_dir=tmp_path / "index", data_dir=visual_dir, run=run, kind="exact",
+                             progress=False, num_workers=0))
+    report = evaluate_index(EvalOptions(tmp_path / "index", visual_dir, compare=(), progress=False,
+                                        latency_queries=2, num_workers=0))
+    assert report.rows[0].score.mar_at_10 == pytest.approx(metrics["mar_at_10"], abs=1e-6)
+    assert set(metrics["baselines"]) == {"untrained", "backbone"}
+
+
 def test_level_accuracy_skips_unlabelled_rows():
     truth = np.array([[0, 1], [1, -1], [-1, -1]], dtype=np.int64)
     predicted = np.array([[0, 2], [0, 5], [1, 1]], dtype=np.int64)

@@ -1,12 +1,18 @@
-"""Frozen-layer outputs of a fold's images, computed once, and the dataset that trains on them.
+"""Frozen-layer outputs of a run's images, computed once, and the dataset that trains on them.
 
 With ``freeze_layers`` and ``cache_frozen`` an image model's frozen stem and first blocks see every image
 once per cached version instead of once per epoch: ``cached_views`` versions of each train image (the first
-the plain eval resize, the others augmented as in training, each with its own seed) and the plain held-out
-images (plus their mirror images with flip TTA). Every epoch then picks one version of each train image at
+the plain eval resize, the others augmented as in training, each with its own seed:
+:func:`cache_train_views`) and the plain version of every image the run embeds for validation (plus their
+mirror images with flip TTA: :func:`cache_plain`). Every epoch then picks one version of each train image at
 random (seeded by seed, epoch and row, so a resumed run repeats it). Train versions are kept in float16 to
-halve the memory; held-out ones in float32, so the out-of-fold embeddings equal what the whole encoder gives
+halve the memory; the plain ones in float32, so the validation embeddings equal what the whole encoder gives
 at test time.
+
+Shopee folds (:mod:`prodmatch.train.fold_inputs`) cache the train rows and the held-out fold
+(:func:`build_image_cache`); the visual task (:mod:`prodmatch.train.visual_inputs`) caches the whole index
+once in float32 (validation searches it every epoch), takes the train rows' plain version from it, and
+caches the queries.
 """
 
 from __future__ import annotations
@@ -33,11 +39,15 @@ class ImageCache:
 
 
 class CachedViews(Dataset):
-    """Training rows as one of their cached versions, drawn per (seed, epoch, row)."""
+    """Training rows as one of their cached versions, drawn per (seed, epoch, row). ``labels``: int64, one class
+    id per row (n_rows,) or a row of class ids per row (n_rows, n_labels)."""
 
     def __init__(self, views: Sequence[torch.Tensor], labels: np.ndarray, seed: int = 0):
         self.views = list(views)
         self.labels = np.asarray(labels, np.int64)
+        if any(len(view) != len(self.labels) for view in self.views):
+            raise ValueError(f"every cached version needs one row per label ({len(self.labels)}), got "
+                             f"{[len(view) for view in self.views]}")
         self.seed = seed
         self.epoch = 0
 
@@ -49,7 +59,7 @@ class CachedViews(Dataset):
 
     def __getitem__(self, i: int):
         version = int(np.random.default_rng([self.seed, self.epoch, i]).integers(len(self.views)))
-        return self.views[version][i], int(self.labels[i]), i
+        return self.views[version][i], self.labels[i], i
 
 
 def collate_features(items) -> dict:
@@ -57,7 +67,7 @@ def collate_features(items) -> dict:
     batch = torch.stack(features)
     if batch.ndim == 4:
         batch = batch.contiguous(memory_format=torch.channels_last)  # a no-op cost next to the convolutions
-    return {"inputs": {"features": batch}, "labels": torch.as_tensor(labels, dtype=torch.long),
+    return {"inputs": {"features": batch}, "labels": torch.from_numpy(np.stack(labels)).long(),
             "index": torch.as_tensor(index, dtype=torch.long)}
 
 
@@ -78,30 +88,63 @@ def prefix_outputs(encoder, rows: ImageRows, device: torch.device, batch_size: i
     return torch.cat(parts)
 
 
-def build_image_cache(encoder, train_paths: Sequence[Path], val_paths: Sequence[Path], config, device: torch.device,
-                      num_workers: int, channels_last: bool = False, progress: bool = False) -> ImageCache:
-    """Every cached version of the fold's images (see the module docstring)."""
+def _prefix_settings(config, device: torch.device, num_workers: int, channels_last: bool, progress: bool) -> dict:
+    return dict(device=device, batch_size=max(config.eval_batch_size, 1), num_workers=num_workers,
+                channels_last=channels_last, progress=progress, amp=config.amp, amp_dtype=config.amp_dtype)
+
+
+def cache_train_views(encoder, paths: Sequence[Path], config, device: torch.device, num_workers: int,
+                      channels_last: bool = False, progress: bool = False,
+                      plain: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """``config.cached_views`` float16 versions of the frozen part's output for each train image: the first the
+    plain eval resize (``plain``, when the caller has it already: the same rows' plain outputs, any float dtype),
+    the others augmented as in training, each with its own seed."""
     from prodmatch.models.transforms import eval_transform, train_transform
 
     spec = encoder.spec
-    plain = eval_transform(spec.image_size, spec.mean, spec.std)
-    augmented = train_transform(spec.image_size, spec.mean, spec.std, config.augment)
-    common = dict(device=device, batch_size=max(config.eval_batch_size, 1), num_workers=num_workers,
-                  channels_last=channels_last, progress=progress, amp=config.amp, amp_dtype=config.amp_dtype)
+    transforms = eval_transform(spec.image_size, spec.mean, spec.std), train_transform(
+        spec.image_size, spec.mean, spec.std, config.augment)
+    common = _prefix_settings(config, device, num_workers, channels_last, progress)
+    if plain is not None and len(plain) != len(paths):
+        raise ValueError(f"plain holds {len(plain)} rows for {len(paths)} train images")
     views = []
     for version in range(config.cached_views):
-        rows = ImageRows(train_paths, None, plain if version == 0 or config.augment <= 0 else augmented,
+        if version == 0 and plain is not None:
+            views.append(plain.to("cpu", torch.float16))
+            continue
+        rows = ImageRows(paths, None, transforms[0] if version == 0 or config.augment <= 0 else transforms[1],
                          seed=None if version == 0 else config.seed)
         rows.set_epoch(version)
         views.append(prefix_outputs(encoder, rows, dtype=torch.float16,
                                     desc=f"cache frozen layers, train version {version + 1}/{config.cached_views}",
                                     **common))
-    val_rows = ImageRows(val_paths, None, plain)
-    val = prefix_outputs(encoder, val_rows, dtype=torch.float32, desc="cache frozen layers, held-out", **common)
+    return views
+
+
+def cache_plain(encoder, paths: Sequence[Path], config, device: torch.device, num_workers: int,
+                channels_last: bool = False, progress: bool = False,
+                desc: str = "held-out") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The frozen part's float32 output for the plain (eval) version of each image, and for its mirror image
+    when ``config.tta`` (else None): what the whole encoder computes on these images at test time."""
+    from prodmatch.models.transforms import eval_transform
+
+    spec = encoder.spec
+    rows = ImageRows(paths, None, eval_transform(spec.image_size, spec.mean, spec.std))
+    common = _prefix_settings(config, device, num_workers, channels_last, progress)
+    plain = prefix_outputs(encoder, rows, dtype=torch.float32, desc=f"cache frozen layers, {desc}", **common)
     flipped = None
     if config.tta:
-        flipped = prefix_outputs(encoder, val_rows, dtype=torch.float32, desc="cache frozen layers, mirrored",
+        flipped = prefix_outputs(encoder, rows, dtype=torch.float32, desc=f"cache frozen layers, {desc} mirrored",
                                  flip=True, **common)
+    return plain, flipped
+
+
+def build_image_cache(encoder, train_paths: Sequence[Path], val_paths: Sequence[Path], config, device: torch.device,
+                      num_workers: int, channels_last: bool = False, progress: bool = False) -> ImageCache:
+    """Every cached version of the fold's images (see the module docstring)."""
+    common = dict(device=device, num_workers=num_workers, channels_last=channels_last, progress=progress)
+    views = cache_train_views(encoder, train_paths, config, **common)
+    val, flipped = cache_plain(encoder, val_paths, config, **common)
     return ImageCache(views, val, flipped)
 
 

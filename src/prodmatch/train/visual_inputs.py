@@ -9,6 +9,7 @@ queries are never trained on: they are the held-out set, searched against the wh
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from prodmatch.data.validation import DataValidationError
 from prodmatch.device import default_num_workers
 from prodmatch.errors import ArgumentError
 from prodmatch.models.inputs import ImageRows
+from prodmatch.train.image_cache import CachedViews, cache_plain, cache_train_views, collate_features, embed_cached
 from prodmatch.visual_metrics import GroundTruth
 
 PRODUCT_COLUMN = "product_id"
@@ -41,6 +43,7 @@ class VisualData:
     truth: GroundTruth  # true index positions per query
     index_images: Path
     query_images: Path
+    train_rows: np.ndarray | None = None  # int64 position in ``index`` of each training row (None: unknown)
 
     @property
     def n_classes(self) -> int:
@@ -80,7 +83,8 @@ def split_visual(config) -> VisualData:
     train_levels = tree.encode(train, folder.index_csv) if tree is not None else None
     query_levels = tree.encode(queries, folder.queries_csv) if tree is not None and set(tree.levels) <= set(queries.columns) else None
     return VisualData(train, queries, index, train_class.astype(np.int64), classes, tree, train_levels,
-                      query_levels, truth, folder.index_images, folder.query_images)
+                      query_levels, truth, folder.index_images, folder.query_images,
+                      train_rows=np.flatnonzero(keep).astype(np.int64))
 
 
 class LabelledImageRows(ImageRows):
@@ -105,27 +109,53 @@ def collate_labelled_images(items) -> dict:
 
 
 class VisualInputs:
-    """Training dataset and collate function of the index rows; eval-mode embedding of train/index/query rows."""
+    """Training dataset and collate function of the index rows; eval-mode embedding of train/index/query rows.
 
-    def __init__(self, config, data: VisualData, encoder, device: torch.device, log=print):
+    With ``freeze_layers`` and ``cache_frozen`` the frozen layers run once per image version
+    (:mod:`prodmatch.train.image_cache`): every index photo and query (plain, float32, plus mirror images with
+    ``tta``) and ``cached_views`` versions of each training row (the first taken from the index's); training
+    and every epoch's validation run the rest of the encoder on that cache.
+    """
+
+    def __init__(self, config, data: VisualData, encoder, device: torch.device, log=print, progress: bool = False):
         from prodmatch.models.transforms import eval_transform, train_transform
 
         self.config, self.device = config, device
         # channels_last on the CPU too, as for Shopee image runs (prodmatch.train.fold_inputs: faster convolutions)
         self.channels_last = config.channels_last
-        if config.freeze_layers and config.cache_frozen:
-            # the cache (prodmatch.train.image_cache) holds train + held-out rows of one folder; this task also embeds
-            # the whole index every epoch, so its frozen layers stay frozen but run on every image each time
-            log(f"freeze_layers {config.freeze_layers}: frozen, not cached (cache_frozen is for Shopee runs)")
         self.num_workers = default_num_workers(device) if config.num_workers is None else config.num_workers
-        spec = encoder.spec
-        transform = (train_transform(spec.image_size, spec.mean, spec.std, config.augment) if config.augment > 0
-                     else eval_transform(spec.image_size, spec.mean, spec.std))
         self.paths = {"train": [data.index_images / p for p in data.train["image"]],
                       "index": [data.index_images / p for p in data.index["image"]],
                       "val": [data.query_images / p for p in data.val["image"]]}
+        # which -> (float32 plain frozen-layer outputs, their mirror images' or None); None: not cached
+        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor | None]] | None = None
+        if config.freeze_layers and config.cache_frozen:
+            self._cache_inputs(data, encoder, log, progress)
+            return
+        spec = encoder.spec
+        transform = (train_transform(spec.image_size, spec.mean, spec.std, config.augment) if config.augment > 0
+                     else eval_transform(spec.image_size, spec.mean, spec.std))
         self.train_set = LabelledImageRows(self.paths["train"], data.labels(), transform, seed=config.seed)
         self.collate = collate_labelled_images
+
+    def _cache_inputs(self, data: VisualData, encoder, log, progress: bool) -> None:
+        cfg = self.config
+        started = time.time()
+        common = dict(device=self.device, num_workers=self.num_workers, channels_last=self.channels_last,
+                      progress=progress)
+        index = cache_plain(encoder, self.paths["index"], cfg, desc="index", **common)
+        queries = cache_plain(encoder, self.paths["val"], cfg, desc="queries", **common)
+        rows = data.train_rows
+        if rows is None:  # a VisualData built by hand: find the training rows in the index by id (unique)
+            position = {row_id: i for i, row_id in enumerate(data.index["id"])}
+            rows = np.array([position[row_id] for row_id in data.train["id"]], np.int64)
+        views = cache_train_views(encoder, self.paths["train"], cfg, plain=index[0][rows], **common)
+        self.cache = {"index": index, "val": queries, "train": (index[0][rows], None)}
+        log(f"frozen-layer cache of {len(self.paths['index'])} index photos, {len(self.paths['val'])} queries and "
+            f"{len(rows)} x {cfg.cached_views} train versions ready in {time.time() - started:.0f}s")
+        self.train_set = CachedViews(views, data.labels(), seed=cfg.seed)
+        self.collate = collate_features
+        self.num_workers = 0  # the cache is in memory: nothing left for loader workers to do
 
     def embed_rows(self, encoder, which: str, positions: np.ndarray) -> np.ndarray:
         """Eval-mode embeddings of ``train``/``index``/``val`` (query) rows ``positions`` (flip TTA on
@@ -133,6 +163,10 @@ class VisualInputs:
         from prodmatch.embed import encode_images
 
         cfg = self.config
+        if self.cache is not None:
+            plain, flipped = self.cache[which]
+            return embed_cached(encoder, plain[positions], cfg.eval_batch_size, self.device, cfg.amp, cfg.amp_dtype,
+                                None if flipped is None else flipped[positions])
         paths = self.paths[which]
         return encode_images(encoder, [paths[i] for i in positions], cfg.eval_batch_size, self.device,
                              tta=cfg.tta and which != "train", num_workers=self.num_workers, amp=cfg.amp,

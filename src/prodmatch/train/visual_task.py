@@ -77,7 +77,8 @@ class VisualSearchTask(TrainTask):
         return self.model
 
     def inputs(self, config, data: VisualData, encoder, device, is_main: bool, log) -> VisualInputs:
-        return VisualInputs(config, data, encoder, device, log=log if is_main else lambda message: None)
+        return VisualInputs(config, data, encoder, device, log=log if is_main else lambda message: None,
+                            progress=config.progress and is_main)
 
     def loss(self, outputs, labels: torch.Tensor, config) -> torch.Tensor:
         return self.model.loss(outputs, labels, config.label_smoothing)
