@@ -83,7 +83,7 @@ class FrameEmbeddings:
 
 
 @contextlib.contextmanager
-def _eval_mode(*encoders):
+def eval_mode(*encoders):
     """Eval mode for the duration, then each encoder's previous mode (training calls this mid-run)."""
     was_training = [encoder.training for encoder in encoders]
     for encoder in encoders:
@@ -119,7 +119,7 @@ def encode_token_items(encoder, items: Sequence, batch_size: int = 256, device=N
     collate = TextCollate(getattr(encoder.tokenizer, "pad_token_id", None) or 0)
     out = np.empty((len(items), encoder.embedding_dim), np.float32)
     batches = length_batches([len(x) for x in items], batch_size)
-    with _eval_mode(encoder):
+    with eval_mode(encoder):
         for positions in progress_bar(batches, "embed text", enabled=progress):
             batch = collate([(items[i], -1, i) for i in positions])
             inputs = {k: v.to(device) for k, v in batch["inputs"].items()}
@@ -162,7 +162,7 @@ def encode_image_files(encodings: list[ImageEncoding], paths: Sequence[str | Pat
                         collate_fn=collate_images, pin_memory=device.type == "cuda")
     outs = [np.empty((len(dataset), e.encoder.embedding_dim), np.float32) for e in encodings]
     problems: dict[int, str] = {}
-    with _eval_mode(*[e.encoder for e in encodings]):
+    with eval_mode(*[e.encoder for e in encodings]):
         for batch in progress_bar(loader, "embed images", enabled=progress):
             index = batch["index"].numpy()
             problems.update({int(i): p for i, p in zip(index, batch["problems"]) if p})

@@ -16,6 +16,7 @@ import numpy as np
 from prodmatch.cv.pair_size import SizeCheck, size_check
 from prodmatch.cv.pair_tuning import GRAPH_CHOICES, NO_GRAPH, TunedChoice, best_choice, nested_pair_scores, tune_choices
 from prodmatch.cv.pairs import final_pair_model, mean_importances, model_folds, oof_pair_model
+from prodmatch.cv.tune import table_row
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.graph import GraphSteps
 from prodmatch.match.pair_matching import PairCandidates, PairMatching, probability_table
@@ -46,17 +47,12 @@ class PairCV:
     def rows(self) -> list[dict]:
         """Lines for the CV table (``source``, ``threshold``, f1, precision, recall)."""
         plain = self.choices[NO_GRAPH]
-        out = [_row("pair model", plain.matching.policy.thresholds, plain.without_min2),
-               _row("pair model+min2", plain.matching.policy.thresholds, plain.score)]
+        out = [table_row("pair model", dict(plain.matching.policy.thresholds), plain.without_min2),
+               table_row("pair model+min2", dict(plain.matching.policy.thresholds), plain.score)]
         if self.matching.graph != NO_GRAPH:
-            out.append(_row(f"pair model+min2+{self.matching.graph.describe()}", self.matching.policy.thresholds,
-                            self.score))
+            out.append(table_row(f"pair model+min2+{self.matching.graph.describe()}",
+                                 dict(self.matching.policy.thresholds), self.score))
         return out
-
-
-def _row(name: str, thresholds: dict, score: MatchScore) -> dict:
-    return {"source": name, "threshold": dict(thresholds), "f1": score.f1, "precision": score.precision,
-            "recall": score.recall}
 
 
 def keep_graph_steps(nested_graph: MatchScore | None, nested_plain: MatchScore | None, size: SizeCheck | None,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prodmatch.data.folds import fold_of_group
+from prodmatch.data.folds import fold_ids_of_groups
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.pair_features import PairFeatures
 from prodmatch.match.pair_matching import PairCandidates, pair_candidates
@@ -86,8 +86,7 @@ def model_folds(labels: np.ndarray, folds: np.ndarray) -> np.ndarray:
     folds = np.asarray(folds)
     if len(np.unique(folds)) >= MIN_FOLDS:
         return folds
-    unique, inverse = np.unique(np.asarray(labels), return_inverse=True)
-    return np.array([fold_of_group(g, MODEL_FOLDS, MODEL_FOLD_SALT) for g in unique], dtype=np.int64)[inverse]
+    return fold_ids_of_groups(labels, MODEL_FOLDS, MODEL_FOLD_SALT)
 
 
 def oof_pair_model(candidates: PairCandidates, labels: np.ndarray, folds: np.ndarray, params: dict | None = None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +72,8 @@ class CVResult:
     def matching_policy(self) -> MatchPolicy:
         return self.pair.matching.policy if self.use_pair_model else self.policy
 
-    @property
-    def union_score(self) -> MatchScore:
+    @cached_property
+    def union_score(self) -> MatchScore:  # read by the verdict, the summary, cv.json and thresholds.json
         return PolicyEvaluator(self.table, self.labels, self.policy.priority).score(self.policy)
 
     @property
@@ -144,15 +145,16 @@ def run_cv(
     started = time.perf_counter()
     folds = np.asarray(folds)
     features = Features.from_frame(train, embeddings)
-    with_pairs = (pair_model and recipe.wants_pair_model and lightgbm_available()
-                  and train["label_group"].nunique() >= MIN_PAIR_MODEL_GROUPS)
+    wanted = pair_model and recipe.wants_pair_model
+    pair_skipped = _pair_model_skipped(train) if wanted else None
+    with_pairs = wanted and pair_skipped is None
     if with_pairs:
         candidates = oof_pair_candidates(features, folds, recipe, progress=progress)
         table, timings = select_pairs(candidates.table, proposed_pairs(candidates.table)), dict(candidates.seconds)
     else:
         table, timings = oof_candidates(features, folds, recipe, progress=progress)
     labels = train["label_group"].to_numpy()
-    notes = small_train_notes(labels) + _pair_model_skipped(train, recipe, pair_model, with_pairs)
+    notes = small_train_notes(labels) + ([pair_skipped] if pair_skipped else [])
     tuning_started = time.perf_counter()
     tuned = tune_policy(table, labels, recipe)
     timings["tuning"] = time.perf_counter() - tuning_started
@@ -191,14 +193,15 @@ def run_cv(
     return result
 
 
-def _pair_model_skipped(train: pd.DataFrame, recipe: Recipe, asked: bool, run: bool) -> list[str]:
-    """Why the recipe's pair model was not tried, when it was wanted."""
-    if run or not asked or not recipe.wants_pair_model:
-        return []
+def _pair_model_skipped(train: pd.DataFrame) -> str | None:
+    """Why a wanted pair model cannot be trained on ``train``, or None when it can."""
     if not lightgbm_available():
-        return ["pair model skipped: lightgbm is not installed (pip install lightgbm); matching uses the union"]
-    return [f"pair model skipped: {train['label_group'].nunique()} label groups, fewer than the "
-            f"{MIN_PAIR_MODEL_GROUPS} its folds need; matching uses the union"]
+        return "pair model skipped: lightgbm is not installed (pip install lightgbm); matching uses the union"
+    groups = train["label_group"].nunique()
+    if groups < MIN_PAIR_MODEL_GROUPS:
+        return (f"pair model skipped: {groups} label groups, fewer than the {MIN_PAIR_MODEL_GROUPS} its folds "
+                "need; matching uses the union")
+    return None
 
 
 def pair_model_wins(result: CVResult) -> bool:

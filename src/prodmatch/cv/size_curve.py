@@ -6,7 +6,7 @@ import numpy as np
 
 from prodmatch.cv.oof import oof_candidates
 from prodmatch.cv.tune import tune_policy
-from prodmatch.data.folds import fold_of_group
+from prodmatch.data.folds import fold_ids_of_groups
 from prodmatch.match.size_aware import SizeCurve
 from prodmatch.progress import progress_bar
 from prodmatch.recipes import Recipe
@@ -20,8 +20,7 @@ def pool_ids(labels: np.ndarray, n_pools: int, salt: str = "size") -> np.ndarray
     """Group-wise split into ``n_pools`` pools (a whole label_group always shares a pool)."""
     if n_pools == 1:
         return np.zeros(len(labels), dtype=np.int64)
-    unique, inverse = np.unique(labels, return_inverse=True)
-    return np.array([fold_of_group(g, n_pools, salt) for g in unique], dtype=np.int64)[inverse]
+    return fold_ids_of_groups(labels, n_pools, salt)
 
 
 def usable_levels(n_rows: int, levels: tuple[int, ...] = SIZE_LEVELS, min_pool_size: int = MIN_POOL_SIZE) -> list[int]:

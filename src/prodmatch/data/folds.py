@@ -34,6 +34,12 @@ def fold_of_group(label_group, n_folds: int = DEFAULT_N_FOLDS, salt: str = "") -
     return int.from_bytes(digest[:8], "big") % n_folds
 
 
+def fold_ids_of_groups(labels, n_folds: int = DEFAULT_N_FOLDS, salt: str = "") -> np.ndarray:
+    """:func:`fold_of_group` for every row of ``labels``, hashing each distinct label_group once."""
+    unique, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    return np.array([fold_of_group(g, n_folds, salt) for g in unique], dtype=np.int64)[inverse]
+
+
 def assign_folds(train: pd.DataFrame, n_folds: int = DEFAULT_N_FOLDS, salt: str = "") -> pd.DataFrame:
     """posting_id, fold for every train row (fold depends only on the row's label_group)."""
     groups = train["label_group"].unique()

@@ -61,7 +61,17 @@ def unusable_images(images_dir: str | Path, names: Sequence[str]) -> dict[int, s
         return {i: f"no {images_dir.name}/ folder" for i in range(len(names))}
     problems = {}
     for position, name in enumerate(names):
-        problem = "empty image name" if not str(name).strip() else image_file_problem(images_dir / str(name))
+        problem = _named_image_problem(images_dir, name)
         if problem:
             problems[position] = problem
     return problems
+
+
+def any_usable_image(images_dir: str | Path, names: Sequence[str]) -> bool:
+    """Whether at least one of the named images can be used (stops at the first that can)."""
+    images_dir = Path(images_dir)
+    return images_dir.is_dir() and any(not _named_image_problem(images_dir, name) for name in names)
+
+
+def _named_image_problem(images_dir: Path, name) -> str:
+    return "empty image name" if not str(name).strip() else image_file_problem(images_dir / str(name))

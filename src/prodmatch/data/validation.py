@@ -49,13 +49,17 @@ def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], file: str | P
         )
 
 
+def check_non_empty(frame: pd.DataFrame, file: str | Path, column: str) -> None:
+    empty = np.flatnonzero(frame[column].str.strip().eq("").to_numpy())
+    if len(empty):
+        raise DataValidationError(file, f"empty {column}", row=int(empty[0]), column=column)
+
+
 def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posting_id") -> None:
     """Every id non-empty, without whitespace (submissions and result files separate ids with spaces), and
     unique."""
+    check_non_empty(frame, file, column)
     ids = frame[column]
-    empty = np.flatnonzero(ids.str.strip().eq("").to_numpy())
-    if len(empty):
-        raise DataValidationError(file, f"empty {column}", row=int(empty[0]), column=column)
     spaced = np.flatnonzero(ids.str.contains(r"\s", regex=True).to_numpy())
     if len(spaced):
         row = int(spaced[0])

@@ -38,7 +38,13 @@ import numpy as np
 import pandas as pd
 
 from prodmatch.data.reading import read_csv_strings
-from prodmatch.data.validation import DataValidationError, DataWarning, check_unique_ids, require_columns
+from prodmatch.data.validation import (
+    DataValidationError,
+    DataWarning,
+    check_non_empty,
+    check_unique_ids,
+    require_columns,
+)
 from prodmatch.errors import MissingInputError
 from prodmatch.visual_metrics import GroundTruth
 
@@ -62,12 +68,6 @@ def level_columns(frame: pd.DataFrame, file: str | Path) -> list[str]:
                 file, f"category levels must be level1..levelK without gaps; found {[c for _, c in numbered]}",
                 column=column)
     return [c for _, c in numbered]
-
-
-def check_non_empty(frame: pd.DataFrame, file: str | Path, column: str) -> None:
-    empty = np.flatnonzero(frame[column].str.strip().eq("").to_numpy())
-    if len(empty):
-        raise DataValidationError(file, f"empty {column}", row=int(empty[0]), column=column)
 
 
 def check_levels_complete(frame: pd.DataFrame, file: str | Path, levels: list[str]) -> None:

@@ -24,6 +24,12 @@ import numpy as np
 # vocabulary
 
 
+
+def seeded_rng(seed: int, stream: int, *keys: int) -> np.random.Generator:
+    """An independent generator per (seed, stream, keys): one product's or photo's draws do not shift another's."""
+    return np.random.default_rng([int(seed), stream, *[int(k) for k in keys]])
+
+
 @dataclass(frozen=True)
 class Category:
     key: str

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import colorsys
 import functools
+import io
 import math
 
 import numpy as np
@@ -637,3 +638,10 @@ def near_duplicate(img: Image.Image, rng: np.random.Generator, shop: str = "") -
         small = int(size * rng.uniform(0.55, 0.8))
         img = img.resize((small, small), Image.BILINEAR).resize((size, size), Image.BICUBIC)
     return img
+
+
+def jpeg_bytes(img: Image.Image, quality: int) -> bytes:
+    """The image as a baseline JPEG at ``quality`` (the same bytes for the same image and quality)."""
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=int(quality), optimize=False, progressive=False)
+    return buf.getvalue()

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.demo.catalog import Product, build_catalog, make_title
+from prodmatch.demo.catalog import Product, build_catalog, make_title, seeded_rng
 from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_of_group
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, write_csv
@@ -113,10 +113,6 @@ class _Posting:
     phash: str = ""
 
 
-def _rng(seed: int, stream: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), stream, *[int(k) for k in keys]])
-
-
 # ------------------------------------------------------------------------------------------------ plan
 
 
@@ -170,8 +166,8 @@ def _assign_label_groups(products: list[Product], rng: np.random.Generator) -> N
 
 
 def _plan_postings(products: list[Product], seed: int) -> list[_Posting]:
-    rng_ids = _rng(seed, _IDS)
-    rng = _rng(seed, _PLAN)
+    rng_ids = seeded_rng(seed, _IDS)
+    rng = seeded_rng(seed, _PLAN)
     postings: list[_Posting] = []
     used_ids: set[int] = set()
     for p in products:
@@ -234,16 +230,10 @@ def _write_titles(products: list[Product], postings: list[_Posting], seed: int) 
         fam = families[product.family]
         axis = product.axis
         values = [getattr(m, axis) for m in fam] if axis else []  # axis is "size", "colour" or "variant"
-        post.title = make_title(product, values, _rng(seed, _TITLES, post.number))
+        post.title = make_title(product, values, seeded_rng(seed, _TITLES, post.number))
 
 
 # ------------------------------------------------------------------------------------------------ images
-
-
-def _jpeg(img, quality: int) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=int(quality), optimize=False, progressive=False)
-    return buf.getvalue()
 
 
 def _phash_of(data: bytes) -> str:
@@ -258,7 +248,7 @@ def _render_images(products: list[Product], postings: list[_Posting], seed: int,
                    root: Path, progress: bool = False) -> int:
     from PIL import Image
 
-    from prodmatch.demo.images import near_duplicate, render_object, render_photo
+    from prodmatch.demo.images import jpeg_bytes, near_duplicate, render_object, render_photo
 
     cutouts: dict[int, Image.Image] = {}
     data: dict[int, bytes] = {}
@@ -269,15 +259,15 @@ def _render_images(products: list[Product], postings: list[_Posting], seed: int,
         if kind == "new":
             if post.product not in cutouts:
                 cutouts[post.product] = render_object(products[post.product].visual)
-            rng = _rng(seed, _PHOTO, post.number)
+            rng = seeded_rng(seed, _PHOTO, post.number)
             shop = SHOP_NAMES[int(rng.integers(len(SHOP_NAMES)))]
             img = render_photo(cutouts[post.product], size, rng, shop)
-            blob = _jpeg(img, int(rng.integers(55, 96)))
+            blob = jpeg_bytes(img, int(rng.integers(55, 96)))
         elif kind == "near":
-            rng = _rng(seed, _NEAR, post.number)
+            rng = seeded_rng(seed, _NEAR, post.number)
             with Image.open(io.BytesIO(data[post.photo[1]])) as src:
                 img = near_duplicate(src.convert("RGB"), rng, SHOP_NAMES[int(rng.integers(len(SHOP_NAMES)))])
-            blob = _jpeg(img, int(rng.integers(55, 96)))
+            blob = jpeg_bytes(img, int(rng.integers(55, 96)))
         else:
             blob = data[post.photo[1]]
         data[post.number] = blob
@@ -296,11 +286,11 @@ def _simulate_images(products: list[Product], postings: list[_Posting], seed: in
     Photos of one product differ in ~25-30 of 64 bits (as separate photos do), re-uploads in 1-6 bits,
     byte copies and cross-product stock photos share the hash exactly.
     """
-    base = {p.index: int.from_bytes(_rng(seed, _NOIMG, 0, p.index).bytes(8), "big") for p in products}
+    base = {p.index: int.from_bytes(seeded_rng(seed, _NOIMG, 0, p.index).bytes(8), "big") for p in products}
     by_number = {post.number: post for post in postings}
     order = sorted(postings, key=lambda p: {"new": 0, "near": 1, "copy": 2, "cross": 2}[p.photo[0]])
     for post in order:
-        rng = _rng(seed, _NOIMG, 1, post.number)
+        rng = seeded_rng(seed, _NOIMG, 1, post.number)
         kind = post.photo[0]
         if kind == "new":
             flips = rng.random(64) < 0.4
@@ -321,7 +311,7 @@ def _simulate_images(products: list[Product], postings: list[_Posting], seed: in
 
 
 def _frames(products: list[Product], postings: list[_Posting], seed: int):
-    rng = _rng(seed, _ORDER)
+    rng = seeded_rng(seed, _ORDER)
     rows = {split: [p for p in postings if p.split == split] for split in ("train", "test")}
     out = {}
     for split, posts in rows.items():
@@ -363,9 +353,9 @@ def generate_demo(
         raise ArgumentError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if images and image_size < 32:
         raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
-    products = build_catalog(n_products, _rng(seed, _CATALOG))
-    _split_families(products, test_fraction, _rng(seed, _SPLIT))
-    _assign_label_groups(products, _rng(seed, _IDS, 1))
+    products = build_catalog(n_products, seeded_rng(seed, _CATALOG))
+    _split_families(products, test_fraction, seeded_rng(seed, _SPLIT))
+    _assign_label_groups(products, seeded_rng(seed, _IDS, 1))
     postings = _plan_postings(products, seed)
     _write_titles(products, postings, seed)
 

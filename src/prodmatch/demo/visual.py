@@ -21,7 +21,6 @@ the folder is written atomically.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import time
@@ -34,8 +33,10 @@ import pandas as pd
 from prodmatch.data.visual_search import (
     GROUND_TRUTH_FILE, INDEX_FILE, INDEX_IMAGES, QUERIES_FILE, QUERY_IMAGES,
 )
+from prodmatch.demo.catalog import seeded_rng
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, write_csv
+from prodmatch.progress import progress_bar
 
 DEFAULT_N_PRODUCTS = 300
 DEFAULT_IMAGE_SIZE = 80
@@ -81,10 +82,6 @@ LEAF_LOOKS: dict[str, tuple[int, float, float, str]] = {
 
 # RNG streams: each part draws from its own, so e.g. the image size changes nothing but the images
 _CATALOG, _ROLES, _INDEX_PHOTO, _QUERY_PHOTO, _TITLES, _ORDER = range(1, 7)
-
-
-def _rng(seed: int, stream: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), stream, *[int(k) for k in keys]])
 
 
 def apply_category_look(visual: dict, category_key: str) -> dict:
@@ -221,17 +218,17 @@ class _Photo:
 
 
 def _choose_query_products(n_products: int, query_share: float, seed: int) -> np.ndarray:
-    rng = _rng(seed, _ROLES)
+    rng = seeded_rng(seed, _ROLES)
     n_query = min(max(1, int(round(query_share * n_products))), n_products - 1)
     return np.sort(rng.choice(n_products, size=n_query, replace=False))
 
 
 def _plan_photos(n_products: int, query_products: np.ndarray, seed: int) -> tuple[list[_Photo], list[_Photo]]:
-    rng = _rng(seed, _ROLES, 1)
+    rng = seeded_rng(seed, _ROLES, 1)
     index = [_Photo(p, 0) for p in range(n_products) for _ in range(int(rng.integers(INDEX_PHOTOS[0], INDEX_PHOTOS[1] + 1)))]
     queries = [_Photo(int(p), 0) for p in query_products
                for _ in range(int(rng.integers(QUERY_PHOTOS[0], QUERY_PHOTOS[1] + 1)))]
-    order = _rng(seed, _ORDER)
+    order = seeded_rng(seed, _ORDER)
     index = [index[int(i)] for i in order.permutation(len(index))]  # rows must not reveal the product
     queries = [queries[int(i)] for i in order.permutation(len(queries))]
     for number, photo in enumerate(index):
@@ -252,19 +249,13 @@ def _titles(products, index: list[_Photo], seed: int) -> list[str]:
         product = products[photo.product]
         axis = product.axis
         values = [getattr(m, axis) for m in families[product.family]] if axis else []
-        titles.append(make_title(product, values, _rng(seed, _TITLES, photo.number)))
+        titles.append(make_title(product, values, seeded_rng(seed, _TITLES, photo.number)))
     return titles
-
-
-def _jpeg(img, quality: int) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=int(quality), optimize=False, progressive=False)
-    return buf.getvalue()
 
 
 def _render(products, index: list[_Photo], queries: list[_Photo], seed: int, size: int, root: Path,
             progress: bool, category_look: bool) -> None:
-    from prodmatch.demo.images import render_object, render_photo
+    from prodmatch.demo.images import jpeg_bytes, render_object, render_photo
 
     cutouts: dict[int, object] = {}
 
@@ -277,18 +268,14 @@ def _render(products, index: list[_Photo], queries: list[_Photo], seed: int, siz
         return cutouts[product]
 
     jobs = [("index", p) for p in index] + [("query", p) for p in queries]
-    if progress:
-        from tqdm.auto import tqdm
-
-        jobs = tqdm(jobs, desc="draw photos", leave=False, mininterval=2.0)
-    for split, photo in jobs:
+    for split, photo in progress_bar(jobs, "draw photos", enabled=progress):
         if split == "index":
-            rng = _rng(seed, _INDEX_PHOTO, photo.number)
+            rng = seeded_rng(seed, _INDEX_PHOTO, photo.number)
             img, quality, folder = render_photo(cutout(photo.product), size, rng), rng.integers(70, 96), INDEX_IMAGES
         else:
-            rng = _rng(seed, _QUERY_PHOTO, photo.number)
+            rng = seeded_rng(seed, _QUERY_PHOTO, photo.number)
             img, quality, folder = query_photo(cutout(photo.product), size, rng), rng.integers(60, 92), QUERY_IMAGES
-        (root / folder / f"{photo.id}.jpg").write_bytes(_jpeg(img, int(quality)))
+        (root / folder / f"{photo.id}.jpg").write_bytes(jpeg_bytes(img, int(quality)))
 
 
 def _frames(products, index: list[_Photo], queries: list[_Photo], titles: list[str]):
@@ -335,7 +322,7 @@ def generate_visual_demo(
         raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
     from prodmatch.demo.catalog import build_catalog
 
-    products = build_catalog(n_products, _rng(seed, _CATALOG))
+    products = build_catalog(n_products, seeded_rng(seed, _CATALOG))
     query_products = _choose_query_products(n_products, query_share, seed)
     index, queries = _plan_photos(n_products, query_products, seed)
     index_frame, query_frame, truth = _frames(products, index, queries, _titles(products, index, seed))

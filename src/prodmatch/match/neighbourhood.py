@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from prodmatch.match.candidates import CandidateTable
+from prodmatch.search.neighbours import rank_within_rows
 
 
 def pair_keys(table: CandidateTable) -> np.ndarray:
@@ -41,12 +42,8 @@ def ranks_within_rows(table: CandidateTable, score: np.ndarray) -> np.ndarray:
     positions = np.flatnonzero(proposed)
     # the table is sorted by (row, col) and lexsort is stable, so equal scores stay in column order
     order = positions[np.lexsort((-score[positions], table.rows[positions]))]
-    rows = table.rows[order]
     ranks = np.full(len(table), np.nan, dtype=np.float32)
-    if len(order):
-        starts = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
-        run = np.diff(np.r_[starts, len(rows)])
-        ranks[order] = (np.arange(len(rows)) - np.repeat(starts, run) + 1).astype(np.float32)
+    ranks[order] = (rank_within_rows(table.rows[order]) + 1).astype(np.float32)
     return ranks
 
 

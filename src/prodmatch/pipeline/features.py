@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.data.images import unusable_images
+from prodmatch.data.images import any_usable_image, unusable_images
 from prodmatch.errors import MissingInputError
 from prodmatch.models.inputs import ImageReadWarning, unreadable_summary
 from prodmatch.pipeline.runs import image_embeddings, test_embeddings_for
@@ -35,11 +35,11 @@ def features_for_test(runs: dict[str, Path], recipe: Recipe, test: pd.DataFrame,
     if not runs:
         return Features.from_frame(test)
     image_names = image_embeddings(runs)
-    if image_names:
-        problems = unusable_images(images_dir, test["image"].astype(str).tolist())
-        if len(problems) == len(test):
-            return _without_images(runs, recipe, test, images_dir, problems, image_names, batch_size,
-                                   allow_missing_images, progress)
+    names = test["image"].astype(str).tolist()
+    # the embedding step finds each unusable image itself; here only "none at all" matters
+    if image_names and not any_usable_image(images_dir, names):
+        return _without_images(runs, recipe, test, images_dir, unusable_images(images_dir, names), image_names,
+                               batch_size, allow_missing_images, progress)
     embedded = test_embeddings_for(runs, test, images_dir, batch_size, progress)
     n_unusable = int((~embedded.image_usable).sum())
     if image_names and n_unusable:

@@ -81,9 +81,14 @@ def match_postings(features: Features, recipe: Recipe, policy: MatchPolicy) -> t
     if missing:
         raise ArgumentError(f"thresholds for sources {sorted(missing)} that recipe '{recipe.name}' does not run")
     table, seconds = candidate_table(features, recipe)
+    return _apply(table, policy, features), seconds
+
+
+def _apply(table: CandidateTable, policy: MatchPolicy, features: Features) -> list[list[str]]:
+    """The policy's match lists over one set of postings searched together (each posting first)."""
     applier = PolicyApplier(table, policy.priority)
     mask = applier.mask(policy)
-    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
+    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order)
 
 
 def check_outputs(options: SubmitOptions, data: DataDir) -> Path:
@@ -105,10 +110,7 @@ def match_postings_with_pair_model(features: Features, recipe: Recipe, model: Pa
     started = time.perf_counter()
     probability = predict_probability(found.table, found.features, model)
     seconds = {**found.seconds, "pair_model": time.perf_counter() - started}
-    table = probability_table(found.table, probability, matching.graph)
-    applier = PolicyApplier(table, matching.policy.priority)
-    mask = applier.mask(matching.policy)
-    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order), seconds
+    return _apply(probability_table(found.table, probability, matching.graph), matching.policy, features), seconds
 
 
 def _pair_matching(chosen: RunnablePolicy, options: SubmitOptions, n_test: int, recipe: Recipe, log: Log):

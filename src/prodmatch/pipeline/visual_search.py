@@ -322,11 +322,10 @@ class QueryVectors:
     seconds: float  # embedding (and category prediction) time
 
 
-def embed_queries(opened: OpenIndex, data_dir: Path, progress: bool = True) -> QueryVectors:
-    data = VisualSearchDir.of(data_dir)
-    queries = data.read_queries()
+def embed_queries(opened: OpenIndex, queries: pd.DataFrame, images_dir: Path, progress: bool = True) -> QueryVectors:
+    """The queries' embeddings (and predicted categories when the model has hierarchical heads), timed."""
     started = time.perf_counter()
-    vectors = opened.model.embed(queries, data.query_images, progress=progress)
+    vectors = opened.model.embed(queries, images_dir, progress=progress)
     predictor = opened.model.predictor
     categories = predictor.predict(vectors) if predictor is not None else None
     return QueryVectors(queries["id"].to_numpy(), vectors, categories, time.perf_counter() - started)
@@ -361,7 +360,8 @@ class SearchResult:
 def search_index(options: SearchOptions, out: Path) -> SearchResult:
     """Every query's top k written to ``out`` (:func:`prodmatch.artifacts.visual_index.write_results`)."""
     opened = open_index(options.index_dir, options.device, options.batch_size, options.num_workers, options.progress)
-    queries = embed_queries(opened, options.data_dir, options.progress)
+    folder = VisualSearchDir.of(options.data_dir)
+    queries = embed_queries(opened, folder.read_queries(), folder.query_images, options.progress)
     started = time.perf_counter()
     scores, positions = run_search(opened.index, queries.vectors, queries.categories, options.k, options.category,
                                    opened.categories)
@@ -466,11 +466,12 @@ def evaluate_index(options: EvalOptions) -> EvalReport:
     """Search every query of ``data_dir`` with the index (and the ``compare`` kinds), scored against
     ground_truth.csv: MAR@10, recall@1/5/10, search time per query; optionally with predicted categories."""
     opened = open_index(options.index_dir, options.device, options.batch_size, options.num_workers, options.progress)
-    data = VisualSearchDir.of(options.data_dir).read(require_ground_truth=True)
+    folder = VisualSearchDir.of(options.data_dir)
+    data = folder.read(require_ground_truth=True)
     if len(data.index) != len(opened.ids) or (data.index["id"].to_numpy() != opened.ids).any():
         raise IndexFolderError(f"{opened.folder.path} was built from another index.csv than {options.data_dir}'s")
     truth = data.truth()
-    queries = embed_queries(opened, options.data_dir, options.progress)
+    queries = embed_queries(opened, data.queries, folder.query_images, options.progress)
     modes = [CategorySearch()] + ([options.category] if options.category.mode != "none" else [])
     rows = [_score_row(index, queries, truth, how, opened, options.latency_queries, build_seconds)
             for index, build_seconds in _indexes_to_compare(opened, options.compare, options.progress)

@@ -40,6 +40,7 @@ import numpy as np
 
 from prodmatch.errors import InputError, MissingInputError
 from prodmatch.fileio import atomic_path
+from prodmatch.progress import progress_bar
 from prodmatch.search.dense import check_embeddings
 from prodmatch.visual_metrics import neighbour_recall
 
@@ -56,14 +57,6 @@ def import_faiss():
     except ImportError as exc:
         raise ImportError("prodmatch.search.index needs faiss: pip install faiss-cpu") from exc
     return faiss
-
-
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    if not enabled or total <= 1:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False, mininterval=2.0)
 
 
 def _blocks(n: int, block_rows: int) -> list[tuple[int, int]]:
@@ -124,7 +117,7 @@ class VectorIndex:
 
     def _add(self, vectors: np.ndarray) -> None:
         blocks = _blocks(len(vectors), self.block_rows * 4)
-        for start, stop in _progress(blocks, len(blocks), f"add {self.kind}", self.progress):
+        for start, stop in progress_bar(blocks, f"add {self.kind}", enabled=self.progress and len(blocks) > 1):
             self._index.add(vectors[start:stop])
 
     def _after_build(self, vectors: np.ndarray) -> None:
@@ -142,7 +135,7 @@ class VectorIndex:
         scores = np.empty((len(queries), k), np.float32)
         positions = np.empty((len(queries), k), np.int64)
         blocks = _blocks(len(queries), self.block_rows)
-        for start, stop in _progress(blocks, len(blocks), f"search {self.kind}", self.progress):
+        for start, stop in progress_bar(blocks, f"search {self.kind}", enabled=self.progress and len(blocks) > 1):
             raw_scores, raw_positions = index.search(queries[start:stop], k)
             scores[start:stop] = self._scores(raw_scores)
             positions[start:stop] = raw_positions

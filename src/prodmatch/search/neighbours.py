@@ -59,7 +59,7 @@ class Neighbours:
         """Keep the k best-scoring pairs of every query (ties broken by index position)."""
         order = np.lexsort((self.cols, -self.scores, self.rows))
         rows = self.rows[order]
-        rank = _rank_within_rows(rows)
+        rank = rank_within_rows(rows)
         keep = order[rank < k]
         keep.sort()
         return self.select(keep)
@@ -83,7 +83,7 @@ class Neighbours:
         )
 
 
-def _rank_within_rows(sorted_rows: np.ndarray) -> np.ndarray:
+def rank_within_rows(sorted_rows: np.ndarray) -> np.ndarray:
     """0,1,2.. position of each element inside its run of equal (sorted) row ids."""
     if len(sorted_rows) == 0:
         return np.empty(0, np.int64)

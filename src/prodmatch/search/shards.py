@@ -24,6 +24,7 @@ import pandas as pd
 
 from prodmatch.errors import ArgumentError, InputError, MissingInputError
 from prodmatch.fileio import atomic_path
+from prodmatch.progress import progress_bar
 from prodmatch.search.dense import check_embeddings, l2_normalize
 
 EmbedRows = Callable[[pd.DataFrame], np.ndarray]
@@ -132,11 +133,7 @@ def embed_shards(frame: pd.DataFrame, embed_rows: EmbedRows, out_dir: str | Path
     ids = frame[id_column].astype(str).to_numpy()
     run = ShardRun(rank, world_size, plan.n_shards)
     mine = shards_of_rank(plan.n_shards, rank, world_size)
-    if progress and len(mine) > 1:
-        from tqdm.auto import tqdm
-
-        mine = tqdm(mine, desc=f"embed shards (rank {rank}/{world_size})", leave=False)
-    for shard in mine:
+    for shard in progress_bar(mine, f"embed shards (rank {rank}/{world_size})", enabled=progress and len(mine) > 1):
         rows = plan.rows(shard)
         path = out_dir / plan.file_name(shard)
         if path.exists():

@@ -182,7 +182,7 @@ class FoldInputs:
             batch = collate([(ids[i], -1, i) for i in positions])
             inputs = {k: v.to(self.device) for k, v in batch["inputs"].items()}
             with autocast(self.device, self.config.amp, self.config.amp_dtype):
-                hidden = encoder.prefix(inputs["input_ids"], inputs["attention_mask"]).float().cpu().numpy()
+                hidden = encoder.prefix(inputs["input_ids"], inputs["attention_mask"]).cpu().numpy()  # float16
             for row, i in enumerate(positions):
                 out[i] = hidden[row, : len(ids[i])].astype(np.float16)
         return out  # type: ignore[return-value]

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from prodmatch.device import autocast
+from prodmatch.embed import eval_mode
 from prodmatch.models.inputs import ImageRows, collate_images, move_to
 from prodmatch.progress import progress_bar
 from prodmatch.search.dense import l2_normalize
@@ -74,18 +75,20 @@ def collate_features(items) -> dict:
 @torch.inference_mode()
 def prefix_outputs(encoder, rows: ImageRows, device: torch.device, batch_size: int, num_workers: int,
                    dtype: torch.dtype, desc: str, channels_last: bool = False, progress: bool = False,
-                   amp: bool = True, amp_dtype: str = "float16", flip: bool = False) -> torch.Tensor:
-    """The frozen part's output for every image of ``rows`` (in order), on the CPU in ``dtype``."""
+                   amp: bool = True, amp_dtype: str = "float16", mirror: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The frozen part's output for every image of ``rows`` (in order), on the CPU in ``dtype``, and with
+    ``mirror`` that of each image flipped left-right from the same decoded batch (else None)."""
     loader = DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=collate_images, pin_memory=device.type == "cuda")
-    parts = []
+    parts, mirrored = [], []
     for batch in progress_bar(loader, desc, enabled=progress):
         images = move_to(batch["inputs"], device, channels_last)
-        if flip:
-            images = torch.flip(images, dims=[3])
         with autocast(device, amp, amp_dtype):
             parts.append(encoder.prefix(images).to("cpu", dtype))
-    return torch.cat(parts)
+            if mirror:
+                mirrored.append(encoder.prefix(torch.flip(images, dims=[3])).to("cpu", dtype))
+    return torch.cat(parts), (torch.cat(mirrored) if mirror else None)
 
 
 def _prefix_settings(config, device: torch.device, num_workers: int, channels_last: bool, progress: bool) -> dict:
@@ -117,7 +120,7 @@ def cache_train_views(encoder, paths: Sequence[Path], config, device: torch.devi
         rows.set_epoch(version)
         views.append(prefix_outputs(encoder, rows, dtype=torch.float16,
                                     desc=f"cache frozen layers, train version {version + 1}/{config.cached_views}",
-                                    **common))
+                                    **common)[0])
     return views
 
 
@@ -131,12 +134,8 @@ def cache_plain(encoder, paths: Sequence[Path], config, device: torch.device, nu
     spec = encoder.spec
     rows = ImageRows(paths, None, eval_transform(spec.image_size, spec.mean, spec.std))
     common = _prefix_settings(config, device, num_workers, channels_last, progress)
-    plain = prefix_outputs(encoder, rows, dtype=torch.float32, desc=f"cache frozen layers, {desc}", **common)
-    flipped = None
-    if config.tta:
-        flipped = prefix_outputs(encoder, rows, dtype=torch.float32, desc=f"cache frozen layers, {desc} mirrored",
-                                 flip=True, **common)
-    return plain, flipped
+    return prefix_outputs(encoder, rows, dtype=torch.float32, desc=f"cache frozen layers, {desc}",
+                          mirror=config.tta, **common)
 
 
 def build_image_cache(encoder, train_paths: Sequence[Path], val_paths: Sequence[Path], config, device: torch.device,
@@ -152,10 +151,8 @@ def build_image_cache(encoder, train_paths: Sequence[Path], val_paths: Sequence[
 def embed_cached(encoder, features: torch.Tensor, batch_size: int, device: torch.device, amp: bool = True,
                  amp_dtype: str = "float16", flipped: torch.Tensor | None = None) -> np.ndarray:
     """Eval-mode, L2-normalised embeddings of cached frozen-layer outputs (plus their mirrors' when given)."""
-    was_training = encoder.training
-    encoder.eval()
     out = np.empty((len(features), encoder.embedding_dim), np.float32)
-    try:
+    with eval_mode(encoder):
         for start in range(0, len(features), max(batch_size, 1)):
             stop = start + max(batch_size, 1)
             with autocast(device, amp, amp_dtype):
@@ -163,6 +160,4 @@ def embed_cached(encoder, features: torch.Tensor, batch_size: int, device: torch
                 if flipped is not None:
                     emb = emb + encoder(features=flipped[start:stop].to(device)).float()
             out[start:stop] = emb.cpu().numpy()
-    finally:
-        encoder.train(was_training)
     return l2_normalize(out)

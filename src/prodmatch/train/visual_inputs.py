@@ -43,7 +43,7 @@ class VisualData:
     truth: GroundTruth  # true index positions per query
     index_images: Path
     query_images: Path
-    train_rows: np.ndarray | None = None  # int64 position in ``index`` of each training row (None: unknown)
+    train_rows: np.ndarray  # int64 position in ``index`` of each training row
 
     @property
     def n_classes(self) -> int:
@@ -127,7 +127,7 @@ class VisualInputs:
         self.paths = {"train": [data.index_images / p for p in data.train["image"]],
                       "index": [data.index_images / p for p in data.index["image"]],
                       "val": [data.query_images / p for p in data.val["image"]]}
-        # which -> (float32 plain frozen-layer outputs, their mirror images' or None); None: not cached
+        # "index"/"val" -> (float32 plain frozen-layer outputs, their mirror images' or None); None: not cached
         self.cache: dict[str, tuple[torch.Tensor, torch.Tensor | None]] | None = None
         if config.freeze_layers and config.cache_frozen:
             self._cache_inputs(data, encoder, log, progress)
@@ -146,11 +146,10 @@ class VisualInputs:
         index = cache_plain(encoder, self.paths["index"], cfg, desc="index", **common)
         queries = cache_plain(encoder, self.paths["val"], cfg, desc="queries", **common)
         rows = data.train_rows
-        if rows is None:  # a VisualData built by hand: find the training rows in the index by id (unique)
-            position = {row_id: i for i, row_id in enumerate(data.index["id"])}
-            rows = np.array([position[row_id] for row_id in data.train["id"]], np.int64)
         views = cache_train_views(encoder, self.paths["train"], cfg, plain=index[0][rows], **common)
-        self.cache = {"index": index, "val": queries, "train": (index[0][rows], None)}
+        # training rows are index photos: their plain outputs are read from the index's (no mirror: no TTA)
+        self.cache = {"index": index, "val": queries}
+        self.train_rows = rows
         log(f"frozen-layer cache of {len(self.paths['index'])} index photos, {len(self.paths['val'])} queries and "
             f"{len(rows)} x {cfg.cached_views} train versions ready in {time.time() - started:.0f}s")
         self.train_set = CachedViews(views, data.labels(), seed=cfg.seed)
@@ -164,7 +163,10 @@ class VisualInputs:
 
         cfg = self.config
         if self.cache is not None:
-            plain, flipped = self.cache[which]
+            if which == "train":
+                plain, flipped, positions = self.cache["index"][0], None, self.train_rows[positions]
+            else:
+                plain, flipped = self.cache[which]
             return embed_cached(encoder, plain[positions], cfg.eval_batch_size, self.device, cfg.amp, cfg.amp_dtype,
                                 None if flipped is None else flipped[positions])
         paths = self.paths[which]
