@@ -37,10 +37,10 @@ def test_the_side_file_of_a_submission():
 def test_the_pair_model_travels_inside_the_file(tmp_path):
     pytest.importorskip("lightgbm")
     from prodmatch.artifacts.thresholds import PairThresholds
-    from prodmatch.match.graph import GraphSteps
-    from prodmatch.match.pair_features import PairFeatures
-    from prodmatch.match.pair_matching import PairMatching, pair_policy
-    from prodmatch.match.pair_model import fit_pair_model_rounds
+    from prodmatch.match.pair.graph import GraphSteps
+    from prodmatch.match.pair.features import PairFeatures
+    from prodmatch.match.pair.matching import PairMatching, pair_policy
+    from prodmatch.match.pair.model import fit_pair_model_rounds
 
     rng = np.random.default_rng(0)
     features = PairFeatures(["a", "b"], rng.random((200, 2), dtype=np.float32))

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import write_json
-from prodmatch.match.pair_matching import PairMatching
-from prodmatch.match.pair_model import PairModel
+from prodmatch.match.pair.matching import PairMatching
+from prodmatch.match.pair.model import PairModel
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.match.size_aware import SizeCurve
 from prodmatch.recipes import Recipe, recipe_from_dict

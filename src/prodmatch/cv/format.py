@@ -55,7 +55,7 @@ def format_size_curve(curve: SizeCurve, recipe: Recipe, test_sizes: tuple[int, .
 def format_pair_model(pair, used: bool, recipe: Recipe, test_sizes: tuple[int, ...] = (70_000,), top: int = 10) -> str:
     """The pair model's lines under the CV table: which matching it chose, whether it replaced the union,
     how its threshold moves with the test size, and its top features (``pair``: a
-    :class:`prodmatch.cv.pair_cv.PairCV`)."""
+    :class:`prodmatch.cv.pair.run.PairCV`)."""
     matching = pair.matching
     verdict = "matches instead of the union" if used else "not used: the union scored higher"
     lines = [f"pair model (LightGBM, {pair.model.rounds} rounds; early-stopped per fold: "

@@ -6,7 +6,7 @@ together. The table reports each source alone, their union, and the union with m
 the score.
 
 When the recipe has a pair model and LightGBM is installed, the same search also gives every candidate
-pair's features, and the pair model is trained and tuned out of fold (:mod:`prodmatch.cv.pair_cv`). It
+pair's features, and the pair model is trained and tuned out of fold (:mod:`prodmatch.cv.pair.run`). It
 matches instead of the union when it wins: on the nested estimates when both were run, else on the CV F1.
 """
 
@@ -25,14 +25,14 @@ from prodmatch.artifacts.thresholds import PairThresholds, Thresholds
 from prodmatch.cv.format import format_pair_model, format_size_curve, format_table
 from prodmatch.cv.notes import small_train_notes
 from prodmatch.cv.oof import oof_candidates
-from prodmatch.cv.pair_cv import PairCV, run_pair_cv
-from prodmatch.cv.pairs import oof_pair_candidates
+from prodmatch.cv.pair.run import PairCV, run_pair_cv
+from prodmatch.cv.pair.candidates import oof_pair_candidates
 from prodmatch.cv.size_curve import size_curve_skipped, tune_size_curve
 from prodmatch.cv.tune import nested_score, tune_policy
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
-from prodmatch.match.pair_matching import proposed_pairs, select_pairs
-from prodmatch.match.pair_model import lightgbm_available
+from prodmatch.match.pair.matching import proposed_pairs, select_pairs
+from prodmatch.match.pair.model import lightgbm_available
 from prodmatch.match.policy import MatchPolicy, match_lists
 from prodmatch.match.size_aware import SizeCurve
 from prodmatch.metrics import MatchScore, row_scores_from_counts

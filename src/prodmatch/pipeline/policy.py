@@ -9,8 +9,8 @@ from pathlib import Path
 
 from prodmatch.artifacts.thresholds import PairThresholds, Thresholds, read_thresholds
 from prodmatch.errors import ArgumentError
-from prodmatch.match.pair_matching import PairMatching
-from prodmatch.match.pair_model import lightgbm_available
+from prodmatch.match.pair.matching import PairMatching
+from prodmatch.match.pair.model import lightgbm_available
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.pipeline.runs import check_policy_runs, recipe_for_weights
 from prodmatch.recipes import Recipe, load_recipe

@@ -21,8 +21,8 @@ from prodmatch.data.folds import DEFAULT_N_FOLDS
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import check_output_file, output_lock
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.pair_matching import PairMatching, pair_candidates, predict_probability, probability_table
-from prodmatch.match.pair_model import PairModel
+from prodmatch.match.pair.matching import PairMatching, pair_candidates, predict_probability, probability_table
+from prodmatch.match.pair.model import PairModel
 from prodmatch.match.policy import MatchPolicy, PolicyApplier, match_lists
 from prodmatch.pipeline.features import features_for_test
 from prodmatch.pipeline.policy import RunnablePolicy, load_runnable_thresholds

@@ -3,7 +3,7 @@
 A recipe is a YAML file; the built-in ones live beside this module (``text-phash``, ``full``).
 ``load_recipe("text-phash")`` or ``load_recipe("my-recipe.yaml")``.
 
-An optional ``pair_model`` section puts a pair model (:mod:`prodmatch.match.pair_model`) over the
+An optional ``pair_model`` section puts a pair model (:mod:`prodmatch.match.pair.model`) over the
 candidates: ``use: auto`` matches with it when LightGBM is installed and it beats the union in CV,
 ``use: never`` keeps the union; ``params`` overrides LightGBM parameters.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from prodmatch.errors import ArgumentError, MissingInputError
-from prodmatch.match.pair_model import PAIR_COLUMN
+from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
 from prodmatch.search.blending import BlendConfig
 from prodmatch.search.scales import PROBABILITY

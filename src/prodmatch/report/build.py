@@ -13,7 +13,7 @@ from prodmatch.artifacts.cv_folder import read_cv_folder
 from prodmatch.data import DataDir
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_open
-from prodmatch.match.pair_model import PAIR_COLUMN
+from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.report.analysis import (
     align_train,
     build_galleries,

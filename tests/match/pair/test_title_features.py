@@ -4,9 +4,9 @@ token overlap, rarity."""
 import numpy as np
 import pytest
 
-import prodmatch.match.title_features as tf
+import prodmatch.match.pair.title_features as tf
 from prodmatch.data.titles import clean_titles
-from prodmatch.match.title_features import classify_tokens, normalised_idf, title_pair_features, token_matrix
+from prodmatch.match.pair.title_features import classify_tokens, normalised_idf, title_pair_features, token_matrix
 
 TITLES = clean_titles([
     "Kopi Susu 100 ml",      # 0

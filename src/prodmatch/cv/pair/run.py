@@ -1,8 +1,8 @@
 """The pair model's CV: out-of-fold model, the shipped model, its matching tuned on the out-of-fold
 probabilities, the nested estimate, and the threshold's slope with the test size.
 
-Graph steps (:mod:`prodmatch.match.graph`) are kept only when they win twice: in nested CV (choice and
-threshold picked on the other folds) and on pools twice a fold's size (:mod:`prodmatch.cv.pair_size`);
+Graph steps (:mod:`prodmatch.match.pair.graph`) are kept only when they win twice: in nested CV (choice and
+threshold picked on the other folds) and on pools twice a fold's size (:mod:`prodmatch.cv.pair.size`);
 without the nested estimate (``nested=False``, e.g. the tuning step of a submission) the plain CV decides.
 """
 
@@ -13,14 +13,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from prodmatch.cv.pair_size import SizeCheck, size_check
-from prodmatch.cv.pair_tuning import GRAPH_CHOICES, NO_GRAPH, TunedChoice, best_choice, nested_pair_scores, tune_choices
-from prodmatch.cv.pairs import final_pair_model, mean_importances, model_folds, oof_pair_model
+from prodmatch.cv.pair.size import SizeCheck, size_check
+from prodmatch.cv.pair.tuning import GRAPH_CHOICES, NO_GRAPH, TunedChoice, best_choice, nested_pair_scores, tune_choices
+from prodmatch.cv.pair.candidates import final_pair_model, mean_importances, model_folds, oof_pair_model
 from prodmatch.cv.tune import table_row
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.graph import GraphSteps
-from prodmatch.match.pair_matching import PairCandidates, PairMatching, probability_table
-from prodmatch.match.pair_model import PairModel
+from prodmatch.match.pair.graph import GraphSteps
+from prodmatch.match.pair.matching import PairCandidates, PairMatching, probability_table
+from prodmatch.match.pair.model import PairModel
 from prodmatch.metrics import MatchScore
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.graph import GraphSteps
-from prodmatch.match.pair_matching import (
+from prodmatch.match.pair.graph import GraphSteps
+from prodmatch.match.pair.matching import (
     PairMatching,
     pair_policy,
     probability_table,

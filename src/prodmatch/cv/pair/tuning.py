@@ -10,9 +10,9 @@ import numpy as np
 
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
-from prodmatch.match.graph import GraphSteps
-from prodmatch.match.pair_matching import PairMatching, pair_policy, probability_table
-from prodmatch.match.pair_model import PAIR_COLUMN
+from prodmatch.match.pair.graph import GraphSteps
+from prodmatch.match.pair.matching import PairMatching, pair_policy, probability_table
+from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.match.tuning import tune_union
 from prodmatch.metrics import MatchScore

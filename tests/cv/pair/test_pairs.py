@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 
-import prodmatch.cv.pairs as pairs_module
+import prodmatch.cv.pair.candidates as pairs_module
 from prodmatch.artifacts.thresholds import read_thresholds
 from prodmatch.cv import oof_candidates, run_cv, save_cv
-from prodmatch.cv.pair_size import disjoint_pools
-from prodmatch.cv.pair_tuning import rows_subset
-from prodmatch.cv.pairs import early_stopping_fold, oof_pair_candidates, oof_pair_model
+from prodmatch.cv.pair.size import disjoint_pools
+from prodmatch.cv.pair.tuning import rows_subset
+from prodmatch.cv.pair.candidates import early_stopping_fold, oof_pair_candidates, oof_pair_model
 from prodmatch.data import DataDir, assign_folds
-from prodmatch.match.pair_matching import proposed_pairs, select_pairs
+from prodmatch.match.pair.matching import proposed_pairs, select_pairs
 from prodmatch.recipes import load_recipe
 from prodmatch.search.features import Features
 
@@ -114,7 +114,7 @@ def test_without_lightgbm_the_cv_is_the_union(tiny, monkeypatch):
 
 
 def test_nested_scores_with_no_graph_choice_agree(tiny):
-    from prodmatch.cv.pair_tuning import NO_GRAPH, nested_pair_scores
+    from prodmatch.cv.pair.tuning import NO_GRAPH, nested_pair_scores
 
     train, folds = tiny
     labels = train["label_group"].to_numpy()
@@ -127,8 +127,8 @@ def test_nested_scores_with_no_graph_choice_agree(tiny):
 
 
 def test_size_check_searches_two_folds_together(tiny):
-    from prodmatch.cv.pair_size import searched, size_check
-    from prodmatch.cv.pair_tuning import NO_GRAPH, tune_choices
+    from prodmatch.cv.pair.size import searched, size_check
+    from prodmatch.cv.pair.tuning import NO_GRAPH, tune_choices
 
     train, folds = tiny
     labels, recipe = train["label_group"].to_numpy(), load_recipe("text-phash")
@@ -152,7 +152,7 @@ def test_size_check_searches_two_folds_together(tiny):
 
 
 def test_a_single_cv_fold_trains_out_of_group_wise_model_folds(tiny, monkeypatch):
-    from prodmatch.cv.pairs import MODEL_FOLDS, model_folds
+    from prodmatch.cv.pair.candidates import MODEL_FOLDS, model_folds
 
     train, folds = tiny
     labels = train["label_group"].to_numpy()

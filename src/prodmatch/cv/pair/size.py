@@ -4,9 +4,9 @@ A test set searched at once holds more postings than a CV fold (7k or 70k agains
 meets more unrelated look-alikes and the best threshold on the probability rises. Two folds searched
 together (twice a fold's size) are predicted by the model of the first fold, which was fit on neither; the
 best threshold there against the best on the same folds searched alone gives the slope in logit units per
-doubling (:class:`~prodmatch.match.pair_matching.PairMatching` moves its threshold, min2 floor and two-hop
+doubling (:class:`~prodmatch.match.pair.matching.PairMatching` moves its threshold, min2 floor and two-hop
 edge level by it). The same pools check that a graph step which wins at fold size still wins at twice it.
-The folds here are the model folds (:func:`prodmatch.cv.pairs.model_folds`).
+The folds here are the model folds (:func:`prodmatch.cv.pair.candidates.model_folds`).
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from prodmatch.cv.pair_tuning import NO_GRAPH, tune_threshold
-from prodmatch.cv.pairs import OOFPairModel, early_stopping_fold
+from prodmatch.cv.pair.tuning import NO_GRAPH, tune_threshold
+from prodmatch.cv.pair.candidates import OOFPairModel, early_stopping_fold
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.evaluate import PolicyEvaluator
-from prodmatch.match.graph import GraphSteps
-from prodmatch.match.pair_matching import (
+from prodmatch.match.pair.graph import GraphSteps
+from prodmatch.match.pair.matching import (
     PairMatching,
     logit,
     pair_candidates,
     predict_probability,
     probability_table,
 )
-from prodmatch.match.pair_model import PAIR_COLUMN
+from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
 

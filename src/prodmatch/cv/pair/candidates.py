@@ -12,8 +12,8 @@ trained embedding model covers) gets its rows split group-wise into :data:`MODEL
 (:func:`model_folds`); its pairs may then join two model folds, so a fold's model is fit only on pairs with
 neither posting in the fold (nor in its early-stopping fold) and predicts every pair whose query is in it.
 
-Tuning on the probabilities is :mod:`prodmatch.cv.pair_tuning`; the whole pair-model CV,
-:func:`prodmatch.cv.pair_cv.run_pair_cv`.
+Tuning on the probabilities is :mod:`prodmatch.cv.pair.tuning`; the whole pair-model CV,
+:func:`prodmatch.cv.pair.run.run_pair_cv`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import numpy as np
 
 from prodmatch.data.folds import fold_ids_of_groups
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.pair_features import PairFeatures
-from prodmatch.match.pair_matching import PairCandidates, pair_candidates
-from prodmatch.match.pair_model import PairModel, fit_pair_model, fit_pair_model_rounds
+from prodmatch.match.pair.features import PairFeatures
+from prodmatch.match.pair.matching import PairCandidates, pair_candidates
+from prodmatch.match.pair.model import PairModel, fit_pair_model, fit_pair_model_rounds
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
 

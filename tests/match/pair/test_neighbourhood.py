@@ -3,7 +3,7 @@
 import numpy as np
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.neighbourhood import (
+from prodmatch.match.pair.neighbourhood import (
     density,
     ranks_within_rows,
     reverse_positions,

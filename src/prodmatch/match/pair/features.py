@@ -4,7 +4,7 @@ Per source (any kind: TF-IDF, phash, embeddings -- named by the source, never br
 the pair computed from its own vectors (also for pairs it did not propose), whether it proposed the pair,
 the pair's rank in both directions, the gap to each side's best and k-th candidate, and each side's density
 (candidates above two levels of the source's scale). Then the title features
-(:mod:`prodmatch.match.title_features`).
+(:mod:`prodmatch.match.pair.title_features`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.neighbourhood import density, ranks_within_rows, reverse_positions, value_at_rank
-from prodmatch.match.title_features import title_pair_features
+from prodmatch.match.pair.neighbourhood import density, ranks_within_rows, reverse_positions, value_at_rank
+from prodmatch.match.pair.title_features import title_pair_features
 
 KTH_RANK = 5  # the gap to a posting's 5th-best candidate says how crowded its neighbourhood is
 DENSITY_LEVELS = (0.4, 0.7)  # positions along a source's tuning grid where density is counted

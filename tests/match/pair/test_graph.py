@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.graph import GraphSteps, apply_graph_steps, mutual_probability, two_hop_support
+from prodmatch.match.pair.graph import GraphSteps, apply_graph_steps, mutual_probability, two_hop_support
 
 
 def square(pairs: dict[tuple[int, int], float], n: int):

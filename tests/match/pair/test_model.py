@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from prodmatch.match.pair_features import PairFeatures
-from prodmatch.match.pair_model import PairModel, fit_pair_model, fit_pair_model_rounds, lightgbm_available
+from prodmatch.match.pair.features import PairFeatures
+from prodmatch.match.pair.model import PairModel, fit_pair_model, fit_pair_model_rounds, lightgbm_available
 
 pytest.importorskip("lightgbm")
 

@@ -2,7 +2,7 @@
 steps, then a threshold on the probability with min2 and the cap -- the same
 :class:`~prodmatch.match.policy.MatchPolicy` machinery as the union, over one column (``pair``).
 
-The candidate table is made symmetric first (:func:`~prodmatch.match.neighbourhood.with_reverse_pairs`): if
+The candidate table is made symmetric first (:func:`~prodmatch.match.pair.neighbourhood.with_reverse_pairs`): if
 one posting's search proposed the other, the pair is scored in both directions.
 """
 
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.graph import GraphSteps, apply_graph_steps
-from prodmatch.match.neighbourhood import with_reverse_pairs
-from prodmatch.match.pair_features import PairFeatures, pair_features
-from prodmatch.match.pair_model import PAIR_COLUMN, PairModel
+from prodmatch.match.pair.graph import GraphSteps, apply_graph_steps
+from prodmatch.match.pair.neighbourhood import with_reverse_pairs
+from prodmatch.match.pair.features import PairFeatures, pair_features
+from prodmatch.match.pair.model import PAIR_COLUMN, PairModel
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.search.features import Features
 from prodmatch.search.sources import search_all_with_vectors
@@ -29,7 +29,7 @@ class PairMatching:
 
     The probabilities of a larger test set (more postings searched together, so more unrelated look-alikes
     per posting) need a higher threshold. ``size_slope`` is the change of ``logit(threshold)`` per doubling
-    of the postings searched together, measured in CV (:func:`prodmatch.cv.pairs.size_check`); the
+    of the postings searched together, measured in CV (:func:`prodmatch.cv.pair.candidates.size_check`); the
     threshold, the min2 floor and the two-hop edge level move with it from ``tuned_size`` postings. Logit
     units keep a moved threshold below 1 however large the test set.
     """

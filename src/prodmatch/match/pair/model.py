@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prodmatch.match.pair_features import PairFeatures
+from prodmatch.match.pair.features import PairFeatures
 
 PAIR_COLUMN = "pair"  # the pair model's column in a candidate table
 DEFAULT_PARAMS = {

@@ -7,7 +7,7 @@
   sources proposed.
 
 Each step is a function of the candidate table and one probability per pair, so tuning can try them on the
-out-of-fold probabilities and keep the ones that win in nested CV (:mod:`prodmatch.cv.pairs`).
+out-of-fold probabilities and keep the ones that win in nested CV (:mod:`prodmatch.cv.pair.candidates`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.neighbourhood import reverse_positions
+from prodmatch.match.pair.neighbourhood import reverse_positions
 
 
 @dataclass(frozen=True)
