@@ -22,8 +22,10 @@ def test_written_whole_and_read_back(result, tmp_path):
     out = save_cv(result, tmp_path / "cv")
     assert sorted(p.name for p in out.iterdir()) == sorted(CV_FILES)
     folder = read_cv_folder(out)
-    assert folder.recipe.name == "text-phash" and folder.policy == result.policy
-    assert folder.n_rows == len(result.labels) and len(folder.table) == len(result.table)
+    assert folder.recipe.name == "text-phash" and folder.policy == result.chosen.policy
+    assert folder.summary.chosen == result.chosen.kind and folder.summary.score == result.score
+    assert [m.kind for m in folder.summary.matchers] == [m.kind for m in result.matchers]
+    assert folder.n_rows == len(result.labels) and len(folder.table) == len(result.chosen.table)
     assert folder.recipe.scale_of("phash").is_distance
 
 
