@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from prodmatch.fileio import write_json  # noqa: E402
-from prodmatch.search.index import ApproximateIndex, create_index  # noqa: E402
-from prodmatch.visual_metrics import GroundTruth, neighbour_recall, retrieval_scores  # noqa: E402
+from prodmatch.visual.index import ApproximateIndex, create_index  # noqa: E402
+from prodmatch.visual.metrics import GroundTruth, neighbour_recall, retrieval_scores  # noqa: E402
 
 DIM = 512
 N_META, N_LEVEL2, N_LEAF = 16, 17, 1000

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodmatch.artifacts.visual_index import read_evaluation, read_results
+from prodmatch.visual.folder import read_evaluation, read_results
 from prodmatch.cli import main
-from prodmatch.data.visual_search import VisualSearchDir
-from prodmatch.visual_metrics import MAR_K, retrieval_scores
+from prodmatch.visual.layout import VisualSearchDir
+from prodmatch.visual.metrics import MAR_K, retrieval_scores
 
 TINY_MODEL = ["--backbone", "test_efficientnet", "--pretrained", "none", "--image-size", "32"]
 QUIET = ["--no-progress", "--num-workers", "0"]
@@ -20,7 +20,7 @@ QUIET = ["--no-progress", "--num-workers", "0"]
 
 @pytest.fixture(scope="module")
 def visual_dir(tmp_path_factory):
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     out = tmp_path_factory.mktemp("visual") / "demo"
     generate_visual_demo(out, n_products=12, seed=3, image_size=40, query_share=0.4)

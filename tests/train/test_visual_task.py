@@ -16,7 +16,7 @@ from tests.train.conftest import TINY_IMAGE
 
 @pytest.fixture(scope="module")
 def visual_dir(tmp_path_factory):
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     out = tmp_path_factory.mktemp("visual") / "demo"
     generate_visual_demo(out, n_products=16, seed=0, image_size=40, query_share=0.4)
@@ -64,10 +64,10 @@ def test_visual_run_outputs_and_metrics(heads_run):
 
 def test_mar_recomputed_from_the_saved_model(heads_run, visual_dir):
     """The logged MAR@10 is what the saved encoder gives with exact search (an independent computation)."""
-    from prodmatch.data.visual_search import VisualSearchDir
+    from prodmatch.visual.layout import VisualSearchDir
     from prodmatch.embed import embed_frame, load_run
-    from prodmatch.search.index import exact_neighbours
-    from prodmatch.visual_metrics import mar_at_k
+    from prodmatch.visual.index import exact_neighbours
+    from prodmatch.visual.metrics import mar_at_k
 
     config, metrics = heads_run
     (model,) = load_run(config.fold_dir().parent, device="cpu")
@@ -138,7 +138,7 @@ def test_cached_frozen_training_embeds_the_same_at_index_build_time(visual_dir, 
     are what index build / eval give with the whole saved encoder on the photos."""
     from prodmatch.embed import embed_frame, load_run
     from prodmatch.models.build import build_encoder
-    from prodmatch.pipeline.visual_search import BuildOptions, EvalOptions, build_index, evaluate_index
+    from prodmatch.visual.build import BuildOptions, EvalOptions, build_index, evaluate_index
     from prodmatch.train.loop import seed_everything
 
     config = _config(visual_dir, tmp_path / "w", freeze_layers=3, cached_views=2, tta=True, baselines=True,

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from prodmatch.pipeline.visual_search import BuildOptions, build_index
+    from prodmatch.visual.build import BuildOptions, build_index
 
     result = build_index(BuildOptions(
         index_dir=Path(args.out), data_dir=Path(args.data_dir), run=Path(args.run) if args.run else None,
@@ -114,13 +114,13 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def _category(args: argparse.Namespace):
-    from prodmatch.pipeline.visual_search import CategorySearch
+    from prodmatch.visual.build import CategorySearch
 
     return CategorySearch(args.category, args.category_level, args.bonus, args.overfetch)
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from prodmatch.pipeline.visual_search import SearchOptions, search_index
+    from prodmatch.visual.build import SearchOptions, search_index
 
     result = search_index(SearchOptions(
         index_dir=Path(args.index), data_dir=Path(args.data_dir), k=args.k, category=_category(args),
@@ -131,7 +131,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from prodmatch.pipeline.visual_search import EvalOptions, evaluate_index, evaluate_results
+    from prodmatch.visual.build import EvalOptions, evaluate_index, evaluate_results
 
     if args.results:
         score = evaluate_results(Path(args.results), Path(args.data_dir))
@@ -149,7 +149,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from prodmatch.errors import ArgumentError
-    from prodmatch.pipeline.visual_search import compare_evaluations
+    from prodmatch.visual.build import compare_evaluations
 
     named = {}
     for item in args.evaluations:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from prodmatch.demo.visual import DEFAULT_IMAGE_SIZE, DEFAULT_N_PRODUCTS, DEFAULT_QUERY_SHARE, generate_visual_demo
+from prodmatch.visual.demo import DEFAULT_IMAGE_SIZE, DEFAULT_N_PRODUCTS, DEFAULT_QUERY_SHARE, generate_visual_demo
 
 HELP = "Generate the synthetic visual-search demo dataset (index/queries/ground truth)."
 

@@ -4,7 +4,7 @@
   from :mod:`prodmatch.demo.catalog` (products, titles) and :mod:`prodmatch.demo.images` (drawn photos);
 - :mod:`prodmatch.demo.scaled` -- test sets of any size made of perturbed copies of labelled rows, for
   speed, memory and threshold-transfer rehearsals;
-- :mod:`prodmatch.demo.visual` -- the visual-search demo (index/queries/ground truth, a 3-level category tree).
+- :mod:`prodmatch.visual.demo` -- the visual-search demo (index/queries/ground truth, a 3-level category tree).
 
 Importing :mod:`prodmatch.data` never loads this package.
 """

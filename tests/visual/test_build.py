@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from prodmatch.artifacts.visual_index import IndexFolder, IndexFolderError, read_results
+from prodmatch.visual.folder import IndexFolder, IndexFolderError, read_results
 from prodmatch.cli import main as cli_main
-from prodmatch.pipeline.visual_search import (
+from prodmatch.visual.build import (
     BuildOptions,
     CategorySearch,
     EvalOptions,
@@ -24,7 +24,7 @@ from prodmatch.pipeline.visual_search import (
     evaluate_results,
     search_index,
 )
-from prodmatch.search.shards import assemble_shards
+from prodmatch.visual.shards import assemble_shards
 from tests.conftest import REPO_ROOT
 
 TINY = dict(backbone="test_efficientnet", pretrained="none", image_size=32)
@@ -32,7 +32,7 @@ TINY = dict(backbone="test_efficientnet", pretrained="none", image_size=32)
 
 @pytest.fixture(scope="module")
 def visual_dir(tmp_path_factory):
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     out = tmp_path_factory.mktemp("visual") / "demo"
     generate_visual_demo(out, n_products=16, seed=1, image_size=40, query_share=0.4)
@@ -42,7 +42,7 @@ def visual_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_with_heads(visual_dir, tmp_path_factory):
     """A run folder whose model.pt holds a random tiny encoder and DHC heads (no training needed here)."""
-    from prodmatch.data.visual_search import VisualSearchDir
+    from prodmatch.visual.layout import VisualSearchDir
     from prodmatch.models.build import encoder_payload
     from prodmatch.models.hierarchy import HierarchicalHeads, hierarchy_payload
     from prodmatch.models.image import ImageEncoder, ImageEncoderSpec
@@ -122,7 +122,7 @@ def test_ranks_by_hand_then_a_final_build(visual_dir, tmp_path, monkeypatch):
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from prodmatch.pipeline import visual_search
+    from prodmatch.visual import build as visual_search
 
     embed = visual_search.EmbeddingModel.embed
     calls = []

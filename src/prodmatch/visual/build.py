@@ -10,7 +10,7 @@
   of other kinds built from the same embeddings (LSH beside exact by default), or of a results file.
 
 Embeddings come from :mod:`prodmatch.embed` (a trained run's fold models) or, for a baseline, from a bare
-pretrained backbone (:class:`EmbeddingModel`). The folder layout is :mod:`prodmatch.artifacts.visual_index`'s.
+pretrained backbone (:class:`EmbeddingModel`). The folder layout is :mod:`prodmatch.visual.folder`'s.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.artifacts.visual_index import (
+from prodmatch.visual.folder import (
     STATUS_COMPLETE,
     STATUS_EMBEDDING,
     IndexFolder,
@@ -35,12 +35,12 @@ from prodmatch.artifacts.visual_index import (
     write_results,
 )
 from prodmatch.data.validation import DataValidationError
-from prodmatch.data.visual_search import VisualSearchDir
+from prodmatch.visual.layout import VisualSearchDir
 from prodmatch.errors import ArgumentError
-from prodmatch.search.categories import CATEGORY_MODES, search_with_categories
-from prodmatch.search.index import VectorIndex, choose_kind, create_index, load_index
-from prodmatch.search.shards import assemble_shards, embed_shards, missing_shards, rank_from_env
-from prodmatch.visual_metrics import MAR_K, RetrievalScore, retrieval_scores
+from prodmatch.visual.categories import CATEGORY_MODES, search_with_categories
+from prodmatch.visual.index import VectorIndex, choose_kind, create_index, load_index
+from prodmatch.visual.shards import assemble_shards, embed_shards, missing_shards, rank_from_env
+from prodmatch.visual.metrics import MAR_K, RetrievalScore, retrieval_scores
 
 DEFAULT_SHARD_ROWS = 4096
 INDEX_KINDS = ("auto", "exact", "ivf", "hnsw", "lsh")
@@ -258,7 +258,7 @@ def build_index(options: BuildOptions) -> BuildResult:
 
 
 def make_index(kind: str, n_rows: int, exact_backend: str = "faiss", progress: bool = True) -> VectorIndex:
-    """An unbuilt index of ``kind`` (``auto``: :func:`prodmatch.search.index.choose_kind` by size)."""
+    """An unbuilt index of ``kind`` (``auto``: :func:`prodmatch.visual.index.choose_kind` by size)."""
     kind = choose_kind(n_rows) if kind == "auto" else kind
     params = {"backend": exact_backend} if kind == "exact" else {}
     return create_index(kind, progress=progress, **params)
@@ -358,7 +358,7 @@ class SearchResult:
 
 
 def search_index(options: SearchOptions, out: Path) -> SearchResult:
-    """Every query's top k written to ``out`` (:func:`prodmatch.artifacts.visual_index.write_results`)."""
+    """Every query's top k written to ``out`` (:func:`prodmatch.visual.folder.write_results`)."""
     opened = open_index(options.index_dir, options.device, options.batch_size, options.num_workers, options.progress)
     folder = VisualSearchDir.of(options.data_dir)
     queries = embed_queries(opened, folder.read_queries(), folder.query_images, options.progress)

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from prodmatch.search.categories import filter_by_category, rerank_by_category, search_with_categories
+from prodmatch.visual.categories import filter_by_category, rerank_by_category, search_with_categories
 from prodmatch.search.dense import NumpyBackend, l2_normalize
-from prodmatch.search.index import (
+from prodmatch.visual.index import (
     INDEX_KINDS, IVFIndex, create_index, default_nlist, exact_neighbours, import_faiss, load_index,
 )
-from prodmatch.visual_metrics import neighbour_recall
+from prodmatch.visual.metrics import neighbour_recall
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_search_with_categories_keeps_only_the_query_category(data):
 
 
 def test_exact_backends_agree_and_size_picks_the_kind(data, tmp_path):
-    from prodmatch.search.index import EXACT_MAX_ROWS, choose_kind
+    from prodmatch.visual.index import EXACT_MAX_ROWS, choose_kind
 
     faiss_index = create_index("exact", progress=False).build(data["vectors"])
     torch_index = create_index("exact", backend="torch", progress=False).build(data["vectors"])

@@ -1,4 +1,4 @@
-"""Synthetic visual-search dataset in the layout of :mod:`prodmatch.data.visual_search` (eProduct style).
+"""Synthetic visual-search dataset in the layout of :mod:`prodmatch.visual.layout` (eProduct style).
 
 Products come from the Shopee demo catalogue (:func:`prodmatch.demo.catalog.build_catalog`): product
 lines whose members differ only in colour, size or variant -- the hard near duplicates. Each product gets a
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.data.visual_search import (
+from prodmatch.visual.layout import (
     GROUND_TRUTH_FILE, INDEX_FILE, INDEX_IMAGES, QUERIES_FILE, QUERY_IMAGES,
 )
 from prodmatch.demo.catalog import seeded_rng
@@ -100,7 +100,7 @@ def product_id(product: int) -> str:
 def category_path(category_key: str) -> tuple[str, str, str]:
     """(meta, level 2, leaf) of a demo catalogue category."""
     if category_key not in TAXONOMY:
-        raise KeyError(f"demo category {category_key!r} has no place in prodmatch.demo.visual.TAXONOMY")
+        raise KeyError(f"demo category {category_key!r} has no place in prodmatch.visual.demo.TAXONOMY")
     return (*TAXONOMY[category_key], category_key)
 
 

@@ -4,10 +4,10 @@ An index folder (``python -m prodmatch index build``)::
 
     manifest.json   format, status (embedding -> complete), the model, the data, shard size, index kind and
                     parameters, predicted-category levels and classes, timings
-    shards/         embedding shards (format: prodmatch.search.shards; written by every rank, resumable)
+    shards/         embedding shards (format: prodmatch.visual.shards; written by every rank, resumable)
     rows.npz        ``ids`` (str, index.csv order) and, with category heads, ``categories`` (int64, one
                     predicted class id per row and level)
-    index.npz       the searchable index (format: prodmatch.search.index.VectorIndex.save)
+    index.npz       the searchable index (format: prodmatch.visual.index.VectorIndex.save)
 
 The manifest is written first with ``status: embedding`` (so a resumed build can check it continues the same
 model, data and shard size) and rewritten with ``status: complete`` last: a folder whose manifest says

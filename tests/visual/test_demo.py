@@ -9,8 +9,8 @@ from PIL import Image
 
 from prodmatch.cli import main as cli_main
 from prodmatch.demo.catalog import CATEGORIES
-from prodmatch.data.visual_search import VisualSearchDir
-from prodmatch.demo.visual import TAXONOMY, category_path, generate_visual_demo
+from prodmatch.visual.layout import VisualSearchDir
+from prodmatch.visual.demo import TAXONOMY, category_path, generate_visual_demo
 
 
 def digest(root):
@@ -119,7 +119,7 @@ def test_product_ids_name_every_index_photo_and_agree_with_ground_truth(demo):
 
 
 def test_category_looks_change_only_the_drawing(tmp_path, demo):
-    from prodmatch.demo.visual import LEAF_LOOKS, apply_category_look
+    from prodmatch.visual.demo import LEAF_LOOKS, apply_category_look
 
     out, _ = demo
     plain = generate_visual_demo(tmp_path / "plain", n_products=40, seed=0, image_size=48, category_look=False)

@@ -42,7 +42,7 @@ from prodmatch.errors import InputError, MissingInputError
 from prodmatch.fileio import atomic_path
 from prodmatch.progress import progress_bar
 from prodmatch.search.dense import check_embeddings
-from prodmatch.visual_metrics import neighbour_recall
+from prodmatch.visual.metrics import neighbour_recall
 
 DEFAULT_BLOCK_ROWS = 16384
 EXACT_MAX_ROWS = 200_000
@@ -55,7 +55,7 @@ def import_faiss():
     try:
         import faiss
     except ImportError as exc:
-        raise ImportError("prodmatch.search.index needs faiss: pip install faiss-cpu") from exc
+        raise ImportError("prodmatch.visual.index needs faiss: pip install faiss-cpu") from exc
     return faiss
 
 

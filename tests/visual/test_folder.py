@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from prodmatch.artifacts.visual_index import (
+from prodmatch.visual.folder import (
     INDEX_FORMAT, IndexFolder, IndexFolderError, read_results, write_results,
 )
 from prodmatch.data.validation import DataValidationError
@@ -56,7 +56,7 @@ def test_folder_manifest_status_and_rows(tmp_path):
 
 
 def test_evaluation_round_trip_and_other_files_refused(tmp_path):
-    from prodmatch.artifacts.visual_index import read_evaluation, write_evaluation
+    from prodmatch.visual.folder import read_evaluation, write_evaluation
     from prodmatch.errors import MissingInputError
 
     report = {"rows": [{"kind": "exact", "category": "none", "mar_at_10": 0.25}], "n_queries": 3}
