@@ -99,7 +99,7 @@ def test_arguments_and_overwrite(tmp_path):
     with pytest.raises(ValueError, match="image_size"):
         generate_visual_demo(tmp_path / "a", n_products=10, image_size=16)
     out = tmp_path / "cli"
-    assert cli_main(["visual_demo", "--out", str(out), "--n-products", "6", "--image-size", "32"]) == 0
+    assert cli_main(["index", "demo", "--out", str(out), "--n-products", "6", "--image-size", "32"]) == 0
     with pytest.raises(FileExistsError):
         generate_visual_demo(out, n_products=6, image_size=32)
     assert generate_visual_demo(out, n_products=6, image_size=32, overwrite=True).n_products == 6

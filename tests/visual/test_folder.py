@@ -1,14 +1,23 @@
-"""The visual-index folder, the results file: round trips and loud errors."""
+"""The visual-index folder (its typed manifest), the results file: round trips and loud errors."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from prodmatch.visual.folder import (
-    INDEX_FORMAT, IndexFolder, IndexFolderError, read_results, write_results,
-)
 from prodmatch.data.validation import DataValidationError
+from prodmatch.errors import InputError
+from prodmatch.visual.folder import (
+    INDEX_FORMAT,
+    BuiltIndex,
+    IndexFolder,
+    IndexFolderError,
+    IndexManifest,
+    read_results,
+    write_results,
+)
+from prodmatch.visual.identity import BackboneIdentity, RunIdentity, identity_from_record
 
 INDEX_IDS = np.array(["i0", "i1", "i2", "i3"])
 
@@ -36,22 +45,67 @@ def test_bad_results_name_the_row(tmp_path, body, message, row):
     assert info.value.row == row
 
 
+# a manifest as index build wrote it before the manifest was typed (the visual demo's, paths shortened)
+WRITTEN_BEFORE = {
+    "format": "prodmatch-visual-index/1", "status": "complete",
+    "model": {"run": "/runs/weights/heads", "folds": [0], "epochs": [2], "categories": True},
+    "data_dir": "/runs/data", "n_rows": 373, "shard_rows": 4096, "kind": "exact", "index": "exact(backend=faiss)",
+    "params": {"backend": "faiss"}, "dim": 256, "seconds": {"embed": 7.89, "build": 0.04},
+    "categories": {"levels": ["level1", "level2", "level3"], "classes": [["a", "b"], ["c"], ["d", "e"]]},
+}
+
+
+def test_manifest_written_before_reads_and_writes_back_the_same(tmp_path):
+    folder = IndexFolder.of(tmp_path / "idx")
+    folder.path.mkdir()
+    folder.manifest.write_text(json.dumps(WRITTEN_BEFORE))
+    manifest = folder.read_complete_manifest()
+    assert manifest.model == RunIdentity("/runs/weights/heads", (0,), (2,), True)
+    assert manifest.built.kind == "exact" and manifest.built.dim == 256 and manifest.status == "complete"
+    assert manifest.record() == WRITTEN_BEFORE and list(manifest.record()) == list(WRITTEN_BEFORE)  # key order too
+    backbone = {"backbone": "tf_efficientnet_lite0", "pretrained": "efficientnet-lite0-pypi", "image_size": 96,
+                "categories": False}
+    assert identity_from_record(backbone, "m.json") == BackboneIdentity("tf_efficientnet_lite0",
+                                                                        "efficientnet-lite0-pypi", 96)
+
+
 def test_folder_manifest_status_and_rows(tmp_path):
     folder = IndexFolder.of(tmp_path / "idx")
     with pytest.raises(IndexFolderError, match="not an index folder"):
         folder.read_manifest()
-    folder.write_manifest({"status": "embedding", "n_rows": 4})
+    embedding = IndexManifest(BackboneIdentity("test_efficientnet", "none", 32), "/data", 4, 2)
+    folder.write_manifest(embedding)
+    assert folder.read_manifest() == embedding and embedding.status == "embedding"
     with pytest.raises(IndexFolderError, match="did not finish"):
         folder.read_complete_manifest()
-    folder.write_manifest({"status": "complete", "n_rows": 4})
-    assert folder.read_complete_manifest()["format"] == INDEX_FORMAT
+    complete = replace(embedding, built=BuiltIndex("lsh", "lsh(nbits=64)", {"nbits": 64}, 32, {"build": 0.1}, None))
+    folder.write_manifest(complete)
+    assert folder.read_complete_manifest() == complete
+    assert json.loads(folder.manifest.read_text())["format"] == INDEX_FORMAT
+    assert complete.same_embeddings(embedding) and not complete.same_embeddings(replace(embedding, shard_rows=3))
     folder.write_rows(INDEX_IDS, np.zeros((4, 2), dtype=np.int64))
     ids, categories = folder.read_rows()
     assert ids.tolist() == INDEX_IDS.tolist() and categories.shape == (4, 2)
     with pytest.raises(ValueError, match="int64"):
         folder.write_rows(INDEX_IDS, np.zeros((4, 2), dtype=np.int32))
-    folder.manifest.write_text(json.dumps({"format": "other/1"}))
-    with pytest.raises(IndexFolderError, match="expected prodmatch-visual-index/1"):
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"format": "other/1"}, "expected prodmatch-visual-index/1"),
+    ({"model": {"run": "/r", "folds": [0]}}, "model record .* is not one prodmatch index build writes"),
+    ({"model": {"backbone": "b", "pretrained": "none", "image_size": "big", "categories": False}}, "model record"),
+    ({"model": {**WRITTEN_BEFORE["model"], "extra": 1}}, "model record"),
+    ({"n_rows": None}, "not a manifest prodmatch index build writes"),
+    ({"dim": "wide"}, "not a manifest prodmatch index build writes"),
+])
+def test_a_manifest_prodmatch_did_not_write_is_one_error(tmp_path, change, message):
+    folder = IndexFolder.of(tmp_path / "idx")
+    folder.path.mkdir()
+    folder.manifest.write_text(json.dumps({**WRITTEN_BEFORE, **change}))
+    with pytest.raises(InputError, match=message):
+        folder.read_manifest()
+    folder.manifest.write_text("{")
+    with pytest.raises(IndexFolderError, match="not a JSON manifest"):
         folder.read_manifest()
 
 

@@ -30,7 +30,7 @@ from prodmatch.models.build import MetricModel, encoder_payload
 from prodmatch.models.heads import create_head
 from prodmatch.models.hierarchy import HierarchicalHeads, HierarchicalMetricModel, hierarchy_payload
 from prodmatch.models.image import ImageEncoder
-from prodmatch.visual.index import exact_neighbours
+from prodmatch.visual.exact import exact_neighbours
 from prodmatch.train import distributed as dist_utils
 from prodmatch.train.task import TrainTask
 from prodmatch.train.visual_inputs import VisualData, VisualInputs, split_visual
