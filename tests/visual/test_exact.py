@@ -2,7 +2,6 @@
 searches and sizes its query blocks from the free memory (issue 20 item 8)."""
 
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from prodmatch.search.dense import NumpyBackend, l2_normalize
 from prodmatch.visual import exact
 from prodmatch.visual.exact import HOST_SCORE_BYTES, ExactIndex, free_device_bytes, query_block_rows
 from prodmatch.visual.indexes import create_index, load_index
+from tests.search.test_dense import fake_cuml
 
 
 def test_exact_matches_brute_force(data):
@@ -96,39 +96,20 @@ def test_free_device_bytes_counts_torch_cache_as_free(monkeypatch):
     assert free_device_bytes("cpu") == HOST_SCORE_BYTES
 
 
-class FakeNearestNeighbors:
-    """cuML's brute-force NearestNeighbors (cosine) in numpy; counts its fits."""
-
-    fits = 0
-
-    def __init__(self, n_neighbors=5, metric="cosine", algorithm="brute"):
-        assert metric == "cosine" and algorithm == "brute"
-        self.n_neighbors = n_neighbors
-
-    def fit(self, index):
-        type(self).fits += 1
-        self.index = index
-        return self
-
-    def kneighbors(self, queries, n_neighbors=None, return_distance=True):
-        scores, positions = NumpyBackend().search(queries, self.index, n_neighbors or self.n_neighbors)
-        return 1.0 - scores, positions
-
-
 def test_cuml_fits_the_index_once_for_many_searches(data, monkeypatch):
-    fake = types.ModuleType("cuml.neighbors")
-    fake.NearestNeighbors = FakeNearestNeighbors
-    monkeypatch.setitem(sys.modules, "cuml", types.ModuleType("cuml"))
-    monkeypatch.setitem(sys.modules, "cuml.neighbors", fake)
+    fake_cuml(monkeypatch, broken=False)
+    model = sys.modules["cuml.neighbors"].NearestNeighbors
+    fits = []
+    fit = model.fit
+    monkeypatch.setattr(model, "fit", lambda self, index: fits.append(len(index)) or fit(self, index))
     monkeypatch.setattr(dense, "cuml_works", lambda: True)
     monkeypatch.setattr(exact, "free_device_bytes", lambda device: 16 << 30)
-    FakeNearestNeighbors.fits = 0
     index = ExactIndex(backend="cuml", progress=False).build(data["vectors"])
     for k in (10, 40, 10):  # plain, then the category search's overfetch
         scores, positions = index.search(data["queries"], k)
         ref_scores, ref_positions = NumpyBackend().search(data["queries"], data["vectors"], k)
         assert (positions == ref_positions).mean() > 0.999 and np.allclose(scores, ref_scores, atol=1e-5)
-    assert FakeNearestNeighbors.fits == 1
+    assert fits == [len(data["vectors"])]
     assert index.device_scan.device == "cuda"
 
 

@@ -15,6 +15,8 @@ GPU backend that fails mid-search falls back the same way (cuML -> torch GPU -> 
 Scores are float32 on every backend (no half-precision products, no TF32), so thresholds tuned on one
 backend hold on another; every backend returns the same neighbours up to ties. Queries are processed in
 blocks so the full n x n similarity matrix (19.6 GB at 70k x 70k float32) is never materialised.
+The GPU-capable backends (torch, cuML) can also ``prepare(index)`` once -- uploaded, or fitted -- for a
+caller that searches one index many times (:mod:`prodmatch.visual.exact`).
 """
 
 from __future__ import annotations
