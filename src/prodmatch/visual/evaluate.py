@@ -20,9 +20,11 @@ import pandas as pd
 from prodmatch.data.validation import DataValidationError
 from prodmatch.errors import ArgumentError
 from prodmatch.visual.categories import CategorySearch
+from prodmatch.visual.exact import ExactIndex
 from prodmatch.visual.folder import IndexFolderError, read_evaluation, read_results, write_evaluation
 from prodmatch.visual.indexes import make_index
 from prodmatch.visual.layout import VisualSearchDir
+from prodmatch.visual.lsh import LSHIndex
 from prodmatch.visual.metrics import MAR_K, GroundTruth, RetrievalScore, retrieval_scores
 from prodmatch.visual.model import Runtime
 from prodmatch.visual.registry import DEFAULT_COMPARE, NO_CATEGORY
@@ -153,7 +155,7 @@ def evaluate_results(results: Path, data_dir: Path) -> RetrievalScore:
     return retrieval_scores(retrieved, data.truth())
 
 
-COMPARED_KINDS = ("exact", "lsh")  # the comparison table's columns
+COMPARED_KINDS = (ExactIndex.kind, LSHIndex.kind)  # the comparison table's columns
 
 
 @dataclass
