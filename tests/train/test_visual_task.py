@@ -16,7 +16,7 @@ from tests.train.conftest import TINY_IMAGE
 
 @pytest.fixture(scope="module")
 def visual_dir(tmp_path_factory):
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     out = tmp_path_factory.mktemp("visual") / "demo"
     generate_visual_demo(out, n_products=16, seed=0, image_size=40, query_share=0.4)
@@ -64,10 +64,10 @@ def test_visual_run_outputs_and_metrics(heads_run):
 
 def test_mar_recomputed_from_the_saved_model(heads_run, visual_dir):
     """The logged MAR@10 is what the saved encoder gives with exact search (an independent computation)."""
-    from prodmatch.data.visual_search import VisualSearchDir
+    from prodmatch.visual.layout import VisualSearchDir
     from prodmatch.embed import embed_frame, load_run
-    from prodmatch.search.index import exact_neighbours
-    from prodmatch.visual_metrics import mar_at_k
+    from prodmatch.visual.exact import exact_neighbours
+    from prodmatch.visual.metrics import mar_at_k
 
     config, metrics = heads_run
     (model,) = load_run(config.fold_dir().parent, device="cpu")
@@ -138,7 +138,10 @@ def test_cached_frozen_training_embeds_the_same_at_index_build_time(visual_dir, 
     are what index build / eval give with the whole saved encoder on the photos."""
     from prodmatch.embed import embed_frame, load_run
     from prodmatch.models.build import build_encoder
-    from prodmatch.pipeline.visual_search import BuildOptions, EvalOptions, build_index, evaluate_index
+    from prodmatch.visual.build import BuildSpec, build_index
+    from prodmatch.visual.evaluate import EvalSpec, evaluate_index
+    from prodmatch.visual.identity import ModelChoice
+    from prodmatch.visual.model import Runtime
     from prodmatch.train.loop import seed_everything
 
     config = _config(visual_dir, tmp_path / "w", freeze_layers=3, cached_views=2, tta=True, baselines=True,
@@ -155,10 +158,10 @@ def test_cached_frozen_training_embeds_the_same_at_index_build_time(visual_dir, 
     queries = embed_frame(model, data.val, data.query_images)
     with np.load(config.fold_dir() / "oof_embeddings.npz") as held_out:
         np.testing.assert_allclose(queries, held_out["embeddings"], atol=1e-5)
-    build_index(BuildOptions(index_dir=tmp_path / "index", data_dir=visual_dir, run=run, kind="exact",
-                             progress=False, num_workers=0))
-    report = evaluate_index(EvalOptions(tmp_path / "index", visual_dir, compare=(), progress=False,
-                                        latency_queries=2, num_workers=0))
+    quiet = Runtime(progress=False, num_workers=0)
+    build_index(BuildSpec(index_dir=tmp_path / "index", data_dir=visual_dir, model=ModelChoice(run=run), kind="exact",
+                          runtime=quiet))
+    report = evaluate_index(EvalSpec(tmp_path / "index", visual_dir, compare=(), latency_queries=2, runtime=quiet))
     assert report.rows[0].score.mar_at_10 == pytest.approx(metrics["mar_at_10"], abs=1e-6)
     assert set(metrics["baselines"]) == {"untrained", "backbone"}
 

@@ -3,7 +3,7 @@
 
 Training rows are the index (catalogue) photos that carry a ``product_id``; the classes are those product
 ids. Each training row's label is ``(product class, level-1 class, ..., level-K class)`` -- category classes
-from the folder's :class:`prodmatch.data.visual_search.CategoryTree`, -1 where a row is unlabelled. The
+from the folder's :class:`prodmatch.visual.layout.CategoryTree`, -1 where a row is unlabelled. The
 queries are never trained on: they are the held-out set, searched against the whole index.
 """
 
@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from prodmatch.data.visual_search import CategoryTree, VisualSearchDir
+from prodmatch.visual.layout import CategoryTree, VisualSearchDir
 from prodmatch.data.validation import DataValidationError
 from prodmatch.device import default_num_workers
 from prodmatch.errors import ArgumentError
 from prodmatch.models.inputs import ImageRows
 from prodmatch.train.image_cache import CachedViews, cache_plain, cache_train_views, collate_features, embed_cached
-from prodmatch.visual_metrics import GroundTruth
+from prodmatch.visual.metrics import GroundTruth
 
 PRODUCT_COLUMN = "product_id"
 

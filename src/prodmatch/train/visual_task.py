@@ -7,7 +7,7 @@ index, optionally with DHC hierarchical category heads, validated by searching h
   on the same embedding, loss = product cross-entropy + sum_l w_l CE_l + dependence_weight * Dloss
   (``hierarchy_weights``, ``dependence_weight``);
 - validation after every epoch: every index row and every query embedded, exact inner-product top 10 of each
-  query, MAR@10 and recall@1/5/10 against ground_truth.csv (:mod:`prodmatch.visual_metrics`), and the
+  query, MAR@10 and recall@1/5/10 against ground_truth.csv (:mod:`prodmatch.visual.metrics`), and the
   heads' top-down accuracy per level on the queries' own category labels;
 - baselines before training: the encoder as initialised (pretrained backbone, fresh neck) and the
   pretrained backbone alone (GeM features, no neck), searched the same way.
@@ -30,11 +30,11 @@ from prodmatch.models.build import MetricModel, encoder_payload
 from prodmatch.models.heads import create_head
 from prodmatch.models.hierarchy import HierarchicalHeads, HierarchicalMetricModel, hierarchy_payload
 from prodmatch.models.image import ImageEncoder
-from prodmatch.search.index import exact_neighbours
+from prodmatch.visual.exact import exact_neighbours
 from prodmatch.train import distributed as dist_utils
 from prodmatch.train.task import TrainTask
 from prodmatch.train.visual_inputs import VisualData, VisualInputs, split_visual
-from prodmatch.visual_metrics import MAR_K, retrieval_scores
+from prodmatch.visual.metrics import MAR_K, retrieval_scores
 
 
 def level_accuracy(predicted: np.ndarray, truth: np.ndarray) -> list[float | None]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from prodmatch.data.validation import DataValidationError, DataWarning
-from prodmatch.data.visual_search import VisualSearchDir, read_index, read_queries
+from prodmatch.visual.layout import VisualSearchDir, read_index, read_queries
 
 INDEX = """id,image,title,level1,level2,level3
 i0,i0.jpg,Kopi Gayo 250gr,Food,Drinks,kopi

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from prodmatch.visual_metrics import (
+from prodmatch.visual.metrics import (
     GroundTruth, hit_matrix, mar_at_k, neighbour_recall, recall_at_k, retrieval_scores,
 )
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodmatch.search.shards import (
+from prodmatch.visual.shards import (
     ShardPlan, assemble_shards, embed_shards, missing_shards, rank_from_env, read_shard, shards_of_rank,
 )
 

@@ -1,4 +1,5 @@
-"""Synthetic visual-search dataset in the layout of :mod:`prodmatch.data.visual_search` (eProduct style).
+"""Synthetic visual-search dataset in the layout of :mod:`prodmatch.visual.layout` (eProduct style):
+``prodmatch index demo``.
 
 Products come from the Shopee demo catalogue (:func:`prodmatch.demo.catalog.build_catalog`): product
 lines whose members differ only in colour, size or variant -- the hard near duplicates. Each product gets a
@@ -30,17 +31,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.data.visual_search import (
-    GROUND_TRUTH_FILE, INDEX_FILE, INDEX_IMAGES, QUERIES_FILE, QUERY_IMAGES,
-)
 from prodmatch.demo.catalog import seeded_rng
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, write_csv
 from prodmatch.progress import progress_bar
+from prodmatch.visual.layout import GROUND_TRUTH_FILE, INDEX_FILE, INDEX_IMAGES, QUERIES_FILE, QUERY_IMAGES
+from prodmatch.visual.registry import DEMO_IMAGE_SIZE, DEMO_N_PRODUCTS, DEMO_QUERY_SHARE
 
-DEFAULT_N_PRODUCTS = 300
-DEFAULT_IMAGE_SIZE = 80
-DEFAULT_QUERY_SHARE = 0.3
 INDEX_PHOTOS = (2, 4)  # seller photos per product, inclusive range
 QUERY_PHOTOS = (1, 2)  # customer snapshots per query product
 LEVELS = ("level1", "level2", "level3")
@@ -100,7 +97,7 @@ def product_id(product: int) -> str:
 def category_path(category_key: str) -> tuple[str, str, str]:
     """(meta, level 2, leaf) of a demo catalogue category."""
     if category_key not in TAXONOMY:
-        raise KeyError(f"demo category {category_key!r} has no place in prodmatch.demo.visual.TAXONOMY")
+        raise KeyError(f"demo category {category_key!r} has no place in prodmatch.visual.demo.TAXONOMY")
     return (*TAXONOMY[category_key], category_key)
 
 
@@ -298,10 +295,10 @@ def _frames(products, index: list[_Photo], queries: list[_Photo], titles: list[s
 
 def generate_visual_demo(
     out_dir: str | os.PathLike,
-    n_products: int = DEFAULT_N_PRODUCTS,
+    n_products: int = DEMO_N_PRODUCTS,
     seed: int = 0,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    query_share: float = DEFAULT_QUERY_SHARE,
+    image_size: int = DEMO_IMAGE_SIZE,
+    query_share: float = DEMO_QUERY_SHARE,
     overwrite: bool = False,
     progress: bool = False,
     category_look: bool = True,

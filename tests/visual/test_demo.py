@@ -9,8 +9,8 @@ from PIL import Image
 
 from prodmatch.cli import main as cli_main
 from prodmatch.demo.catalog import CATEGORIES
-from prodmatch.data.visual_search import VisualSearchDir
-from prodmatch.demo.visual import TAXONOMY, category_path, generate_visual_demo
+from prodmatch.visual.layout import VisualSearchDir
+from prodmatch.visual.demo import TAXONOMY, category_path, generate_visual_demo
 
 
 def digest(root):
@@ -99,7 +99,7 @@ def test_arguments_and_overwrite(tmp_path):
     with pytest.raises(ValueError, match="image_size"):
         generate_visual_demo(tmp_path / "a", n_products=10, image_size=16)
     out = tmp_path / "cli"
-    assert cli_main(["visual_demo", "--out", str(out), "--n-products", "6", "--image-size", "32"]) == 0
+    assert cli_main(["index", "demo", "--out", str(out), "--n-products", "6", "--image-size", "32"]) == 0
     with pytest.raises(FileExistsError):
         generate_visual_demo(out, n_products=6, image_size=32)
     assert generate_visual_demo(out, n_products=6, image_size=32, overwrite=True).n_products == 6
@@ -119,7 +119,7 @@ def test_product_ids_name_every_index_photo_and_agree_with_ground_truth(demo):
 
 
 def test_category_looks_change_only_the_drawing(tmp_path, demo):
-    from prodmatch.demo.visual import LEAF_LOOKS, apply_category_look
+    from prodmatch.visual.demo import LEAF_LOOKS, apply_category_look
 
     out, _ = demo
     plain = generate_visual_demo(tmp_path / "plain", n_products=40, seed=0, image_size=48, category_look=False)

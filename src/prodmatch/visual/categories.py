@@ -8,14 +8,18 @@ A search returns more candidates than wanted (``overfetch`` x k), then either
 and cuts to k. Category ids are small ints per vector (one level of the tree, e.g. the leaf predicted by
 :class:`prodmatch.models.hierarchy.HierarchicalHeads`); -1 means unknown. A query of unknown category is
 left as the index returned it; an index vector of unknown category never counts as agreeing.
-Empty slots are position -1 with score -inf, as the indexes return them.
+Empty slots are position -1 with score -inf, as the indexes return them. :class:`CategorySearch` says how a
+search uses categories (mode ``none``, ``filter`` or ``bonus``, on which level); :func:`search_vectors` runs one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-CATEGORY_MODES = ("filter", "bonus")
+from prodmatch.errors import ArgumentError
+from prodmatch.visual.registry import CATEGORY_MODES, NO_CATEGORY, SEARCH_CATEGORY_MODES
 
 
 def _check(scores: np.ndarray, positions: np.ndarray, index_categories: np.ndarray, query_categories: np.ndarray):
@@ -81,3 +85,31 @@ def search_with_categories(index, queries: np.ndarray, k: int, index_categories:
     if mode == "filter":
         return filter_by_category(scores, positions, index_categories, query_categories, k)
     return rerank_by_category(scores, positions, index_categories, query_categories, k, bonus)
+
+
+@dataclass(frozen=True)
+class CategorySearch:
+    """How predicted categories take part in a search: ``none``, ``filter`` or ``bonus`` on one level."""
+
+    mode: str = NO_CATEGORY
+    level: int = -1  # -1: the leaf
+    bonus: float = 0.05
+    overfetch: int = 4
+
+    def __post_init__(self) -> None:
+        if self.mode not in SEARCH_CATEGORY_MODES:
+            raise ArgumentError(f"unknown category mode {self.mode!r}; choose from {SEARCH_CATEGORY_MODES}")
+
+
+def search_vectors(index, queries: np.ndarray, k: int, how: CategorySearch = CategorySearch(),
+                   query_categories: np.ndarray | None = None,
+                   index_categories: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (scores, positions) of the query vectors in ``index``, plain or by predicted category
+    (``*_categories``: (n, n_levels) class ids, from a model with hierarchical heads)."""
+    if how.mode == NO_CATEGORY:
+        return index.search(queries, k)
+    if index_categories is None or query_categories is None:
+        raise ArgumentError("category filtering needs predicted categories: build the index with a run trained with "
+                            "hierarchical heads (hierarchy: true)")
+    return search_with_categories(index, queries, k, index_categories[:, how.level], query_categories[:, how.level],
+                                  mode=how.mode, overfetch=how.overfetch, bonus=how.bonus)

@@ -24,7 +24,7 @@ Decision on queries without ground truth: a :class:`~prodmatch.data.validation.D
 error. Distractors live in the index (index rows no query matches are normal and not reported); a query
 with no true match cannot be scored (MAR@10 divides by ``min(10, 0)``), but it is a legitimate search --
 e.g. a product the catalogue does not carry -- so it is kept, searched, and left out of the metric means
-(:mod:`prodmatch.visual_metrics` counts it in ``n_without_truth``).
+(:mod:`prodmatch.visual.metrics` counts it in ``n_without_truth``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from prodmatch.data.validation import (
     require_columns,
 )
 from prodmatch.errors import MissingInputError
-from prodmatch.visual_metrics import GroundTruth
+from prodmatch.visual.metrics import GroundTruth
 
 INDEX_FILE = "index.csv"
 QUERIES_FILE = "queries.csv"
@@ -239,7 +239,7 @@ class VisualSearchData:
     tree: CategoryTree | None
 
     def truth(self) -> GroundTruth:
-        """The ground truth as index positions per query position (for :mod:`prodmatch.visual_metrics`)."""
+        """The ground truth as index positions per query position (for :mod:`prodmatch.visual.metrics`)."""
         if self.ground_truth is None:
             raise MissingInputError(f"no {GROUND_TRUTH_FILE}: scoring needs the true (query_id, index_id) pairs")
         query_pos = pd.Index(self.queries["id"]).get_indexer(self.ground_truth["query_id"])

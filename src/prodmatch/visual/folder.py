@@ -2,12 +2,13 @@
 
 An index folder (``python -m prodmatch index build``)::
 
-    manifest.json   format, status (embedding -> complete), the model, the data, shard size, index kind and
-                    parameters, predicted-category levels and classes, timings
-    shards/         embedding shards (format: prodmatch.search.shards; written by every rank, resumable)
+    manifest.json   format, status (embedding -> complete), the model (prodmatch.visual.identity), the data,
+                    shard size, index kind and parameters, predicted-category levels and classes, timings
+                    (:class:`IndexManifest`)
+    shards/         embedding shards (format: prodmatch.visual.shards; written by every rank, resumable)
     rows.npz        ``ids`` (str, index.csv order) and, with category heads, ``categories`` (int64, one
                     predicted class id per row and level)
-    index.npz       the searchable index (format: prodmatch.search.index.VectorIndex.save)
+    index.npz       the searchable index (format: prodmatch.visual.vector_index.VectorIndex.save)
 
 The manifest is written first with ``status: embedding`` (so a resumed build can check it continues the same
 model, data and shard size) and rewritten with ``status: complete`` last: a folder whose manifest says
@@ -30,6 +31,7 @@ from prodmatch.data.reading import read_csv_strings
 from prodmatch.data.validation import DataValidationError, require_columns
 from prodmatch.errors import InputError, MissingInputError
 from prodmatch.fileio import atomic_open, write_csv, write_json
+from prodmatch.visual.identity import ModelIdentity, identity_from_record
 
 INDEX_FORMAT = "prodmatch-visual-index/1"
 EVAL_FORMAT = "prodmatch-visual-eval/1"
@@ -44,6 +46,61 @@ RESULT_COLUMNS = ("query_id", "index_ids", "scores")
 
 class IndexFolderError(InputError, RuntimeError):
     """An index folder that is missing, incomplete, or holds another build."""
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    """What the manifest says of the searchable index once the build is complete."""
+
+    kind: str
+    index: str  # its name with parameters, e.g. ivf(nlist=40,nprobe=8)
+    params: dict
+    dim: int
+    seconds: dict  # stage -> seconds (embed, build)
+    categories: dict | None  # {"levels": [...], "classes": [[...], ...]} of the predicted categories, or None
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """manifest.json: which model embedded which data in shards of which size, and, once complete, the index."""
+
+    model: ModelIdentity
+    data_dir: str  # resolved
+    n_rows: int
+    shard_rows: int
+    built: BuiltIndex | None = None  # None: still embedding
+
+    @property
+    def status(self) -> str:
+        return STATUS_EMBEDDING if self.built is None else STATUS_COMPLETE
+
+    def same_embeddings(self, other: "IndexManifest") -> bool:
+        """Whether ``other`` embeds the same rows with the same model into the same shards (a build to resume)."""
+        return (self.model, self.data_dir, self.n_rows, self.shard_rows) == \
+            (other.model, other.data_dir, other.n_rows, other.shard_rows)
+
+    def record(self) -> dict:
+        built = {} if self.built is None else {
+            "kind": self.built.kind, "index": self.built.index, "params": self.built.params, "dim": self.built.dim,
+            "seconds": self.built.seconds, "categories": self.built.categories}
+        return {"format": INDEX_FORMAT, "status": self.status, "model": self.model.record(),
+                "data_dir": self.data_dir, "n_rows": self.n_rows, "shard_rows": self.shard_rows, **built}
+
+    @classmethod
+    def from_record(cls, record, path: Path) -> "IndexManifest":
+        if not isinstance(record, dict) or record.get("format") != INDEX_FORMAT:
+            found = record.get("format") if isinstance(record, dict) else None
+            raise IndexFolderError(f"{path}: format {found!r}, expected {INDEX_FORMAT}")
+        model = identity_from_record(record.get("model"), path)
+        try:
+            built = None
+            if record.get("status") == STATUS_COMPLETE:
+                built = BuiltIndex(str(record["kind"]), str(record["index"]), dict(record["params"]),
+                                   int(record["dim"]), dict(record["seconds"]), record["categories"])
+            return cls(model, str(record["data_dir"]), int(record["n_rows"]), int(record["shard_rows"]), built)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFolderError(f"{path}: not a manifest prodmatch index build writes (no valid {exc}); "
+                                   "rebuild the index") from None
 
 
 @dataclass(frozen=True)
@@ -75,25 +132,26 @@ class IndexFolder:
     def has_manifest(self) -> bool:
         return self.manifest.is_file()
 
-    def read_manifest(self) -> dict:
+    def read_manifest(self) -> IndexManifest:
         if not self.manifest.is_file():
             raise IndexFolderError(f"{self.path} is not an index folder (no {MANIFEST_FILE}); build one with "
                                    "python -m prodmatch index build")
-        manifest = json.loads(self.manifest.read_text(encoding="utf-8"))
-        if manifest.get("format") != INDEX_FORMAT:
-            raise IndexFolderError(f"{self.manifest}: format {manifest.get('format')!r}, expected {INDEX_FORMAT}")
-        return manifest
+        try:
+            record = json.loads(self.manifest.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IndexFolderError(f"{self.manifest}: not a JSON manifest ({exc}); rebuild the index") from None
+        return IndexManifest.from_record(record, self.manifest)
 
-    def read_complete_manifest(self) -> dict:
+    def read_complete_manifest(self) -> IndexManifest:
         manifest = self.read_manifest()
-        if manifest.get("status") != STATUS_COMPLETE:
-            raise IndexFolderError(f"{self.path}: the build did not finish (status {manifest.get('status')!r}); "
+        if manifest.built is None:
+            raise IndexFolderError(f"{self.path}: the build did not finish (status {manifest.status!r}); "
                                    "run python -m prodmatch index build again to resume it")
         return manifest
 
-    def write_manifest(self, manifest: dict) -> None:
+    def write_manifest(self, manifest: IndexManifest) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.manifest, {"format": INDEX_FORMAT, **manifest})
+        write_json(self.manifest, manifest.record())
 
     def write_rows(self, ids: np.ndarray, categories: np.ndarray | None = None) -> None:
         ids = np.asarray(ids).astype(str)

@@ -21,7 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-MAR_K = 10
+from prodmatch.visual.registry import MAR_K
+
 RECALL_KS = (1, 5, 10)
 
 
