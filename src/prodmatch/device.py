@@ -136,6 +136,17 @@ def usable_cuda_indices() -> list[int]:
     return [index for index in range(torch.cuda.device_count()) if cuda_usable(index)]
 
 
+def cuda_checks() -> list[CudaCheck]:
+    """The verdict on every CUDA device torch sees (one check saying why when it sees none): what the Kaggle
+    kernel logs before deciding whether its recipe can run."""
+    try:
+        import torch
+    except ImportError:
+        return [check_cuda(0)]
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [check_cuda(index) for index in range(max(count, 1))]
+
+
 #: bfloat16 runs natively from Ampere (compute capability 8.0) on; below it torch emulates it or refuses.
 BF16_MIN_CAPABILITY = (8, 0)
 
