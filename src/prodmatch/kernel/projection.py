@@ -135,10 +135,12 @@ def format_report(report: RehearsalReport) -> str:
     lines.append(f"peak RSS {report.peak_rss_gb:.2f} GB vs budget {report.ram_budget_gb:.1f} GB: "
                  f"{'within' if report.within_ram_budget else 'OVER'}; GPU peak {gpu}")
     p = report.projection
+    embedding = (f"{p.embed_seconds_modelled:.0f}s modelled embedding on {p.gpus} GPU(s), images at "
+                 f"{p.gpu_images_per_s:g} passes/s {p.images_per_s_source}" if p.embed_seconds_modelled else
+                 "no embedding")
     lines.append(f"projected Kaggle run: {p.projected_s:.0f}s = {p.overhead_s:.0f}s overhead + {p.cpu_factor} x "
-                 f"{p.cpu_seconds_measured:.1f}s CPU + {p.embed_seconds_modelled:.0f}s modelled embedding on "
-                 f"{p.gpus} GPU(s) ({p.cpu_factor_source}; images: {p.gpu_images_per_s:g} passes/s, "
-                 f"{p.images_per_s_source}); limit {p.limit_s}s: {'within' if p.within_limit else 'OVER'}")
+                 f"{p.cpu_seconds_measured:.1f}s CPU + {embedding} (CPU factor: {p.cpu_factor_source}); "
+                 f"limit {p.limit_s}s: {'within' if p.within_limit else 'OVER'}")
     if report.f1_vs_copied_groups is not None:
         lines.append(f"F1 vs the copied label groups: {report.f1_vs_copied_groups:.4f}")
     return "\n".join(lines)
