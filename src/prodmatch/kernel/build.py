@@ -103,6 +103,9 @@ class BuildResult:
                  f"  kernel:  {self.kernel_dir}  ({m['kernel_id']})",
                  f"  thresholds: {m['thresholds'] or 'none shipped: the kernel tunes them on train.csv'}",
                  f"  weights: {runs}"]
+        if m["runs"]:
+            lines.append(f"  without a usable GPU the kernel {'runs text-phash' if m.get('gpu_fallback') else 'stops'}"
+                         " (--gpu-fallback)")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
