@@ -138,8 +138,8 @@ class TextEncoder(nn.Module):
             from transformers.masking_utils import create_bidirectional_mask
         except ImportError:  # transformers 4.x
             return self.transformer.get_extended_attention_mask(attention_mask, attention_mask.shape)
-        return create_bidirectional_mask(config=self.transformer.config, inputs_embeds=hidden,
-                                         attention_mask=attention_mask)
+        # positional: transformers 5.0 (Kaggle's image) names the second argument input_embeds, later inputs_embeds
+        return create_bidirectional_mask(self.transformer.config, hidden, attention_mask)
 
     def _run_layers(self, hidden, attention_mask, layers) -> torch.Tensor:
         mask = self._layer_mask(hidden, attention_mask)
