@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NECKS = ("linear_bn", "linear", "bn", "none")
+from prodmatch.models.registry import NECKS
 
 
 class GeM(nn.Module):

@@ -32,7 +32,6 @@ MINILM_PYPI = "minilm-pypi"
 IMAGE_ALIASES = ("none", "auto", LITE0_PYPI)
 TEXT_ALIASES = ("none", "auto", MINILM_PYPI)
 LITE0_TIMM_NAME = "tf_efficientnet_lite0"
-MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class PretrainedError(InputError, RuntimeError):
