@@ -42,6 +42,13 @@ BAD_FLAGS = {
     "label smoothing of 1": (TINY_IMAGE, ["--label-smoothing", "1"], ["label_smoothing must be in [0, 1)"]),
     "zero eval batch": (TINY_IMAGE, ["--eval-batch-size", "0"], ["--eval-batch-size 0: eval_batch_size must be >= 1"]),
     "two bad flags in one line": (TINY_IMAGE, ["--epochs", "0", "--lr", "0"], ["--epochs 0: epochs", "; --lr 0.0: lr"]),
+    # found while the model is built: the flag and the range of this backbone
+    "more frozen blocks than the backbone has": (TINY_IMAGE, ["--freeze-layers", "99", "--no-baselines"],
+                                                 ["--freeze-layers 99: freeze_layers must be in 1.."]),
+    "a neck that keeps the width": (TINY_IMAGE, ["--neck", "none", "--no-baselines"],
+                                    ["--neck none: the neck keeps the width", "set embedding_dim to"]),
+    "a backbone timm does not know": (TINY_IMAGE, ["--backbone", "test_efficientnett", "--no-baselines"],
+                                      ["--backbone test_efficientnett: not a timm model name", "test_efficientnet"]),
 }
 
 

@@ -370,6 +370,7 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, resume: bool, overw
     session_start = time.time()
     setup = set_up(config, ctx, task)
     state = restore_or_start(setup, ckpt_path)
+    outputs.reopen(setup, state)
     seed_everything(config.seed + ctx.rank)
     setup_time = time.time() - session_start
     if ctx.is_main:
@@ -379,7 +380,6 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, resume: bool, overw
               f"({setup.n_trainable / 1e6:.1f}M trainable), device {ctx.device}, world {ctx.world_size}, "
               f"{setup.steps_per_epoch} steps/epoch")
     setup.wrap_for_training()
-    outputs.reopen(setup, state)
     if config.baselines and state.start_epoch == 0:
         state.baselines = measure_baselines(setup)
     for epoch in range(state.start_epoch, config.epochs):
