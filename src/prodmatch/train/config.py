@@ -225,10 +225,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help=f"continue from <fold dir>/{registry.CHECKPOINT_FILE}")
     parser.add_argument("--overwrite", action="store_true", help="discard an existing run in the fold dir")
     group = parser.add_argument_group("config (override the YAML)")
+    defaults = _defaults()
     for f in fields(TrainConfig):
         meta = f.metadata
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kwargs: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": default}
+        kwargs: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": defaults[f.name]}
         if f.type in (bool, "bool"):
             kwargs["action"] = argparse.BooleanOptionalAction  # appends "(default: ...)" itself
         else:
@@ -283,7 +283,8 @@ def parse_train_args(argv: list[str] | None = None, parser: argparse.ArgumentPar
 
 # ------------------------------------------------------------------------------------------- checks
 def _defaults() -> dict[str, Any]:
-    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory() for f in fields(TrainConfig)}
+    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in fields(TrainConfig)}
 
 
 def unknown_key_problems(data: dict) -> list[tuple[str, str]]:
