@@ -165,3 +165,13 @@ def test_hierarchy_without_category_columns(tmp_path, capsys):
     _assert_one_error_line(code, err, [f"{folder / 'index.csv'}: hierarchy is on", "level1..levelK",
                                        "--no-hierarchy"])
     assert main(["train", *argv, "--no-hierarchy"]) == 0  # what the message says to do works
+
+
+def test_hierarchy_weights_for_another_number_of_levels(tmp_path, capsys):
+    from prodmatch.demo.visual import generate_visual_demo
+
+    folder = generate_visual_demo(tmp_path / "demo", n_products=8, seed=0, image_size=32, query_share=0.5).out_dir
+    code, err = _train(["--config", str(TINY_IMAGE), "--task", "visual", "--data-dir", str(folder), "--out",
+                        str(tmp_path / "w"), "--hierarchy-weights", "1", "0.5"], capsys)
+    _assert_one_error_line(code, err, ["--hierarchy-weights 1.0 0.5: 2 weight(s) for the 3 category levels",
+                                       "one per level"])

@@ -90,6 +90,11 @@ def split_visual(config) -> VisualData:
         raise DataValidationError(folder.index_csv, "hierarchy is on (the default) but the file has no category "
                                   "columns level1..levelK, so no category head would train; add them, or pass "
                                   "--no-hierarchy (hierarchy: false) to train on product ids alone")
+    weights = config.hierarchy_weights
+    if tree is not None and weights is not None and len(weights) != len(tree.levels):
+        raise ArgumentError(f"--hierarchy-weights {' '.join(map(str, weights))}: {len(weights)} weight(s) for the "
+                            f"{len(tree.levels)} category levels of {folder.index_csv} ({', '.join(tree.levels)}); "
+                            "give one per level, top level first")
     truth = data.truth()
     keep = index[PRODUCT_COLUMN].str.strip().ne("").to_numpy().copy()
     if config.train_products == "unqueried":
