@@ -1,4 +1,4 @@
-"""A fold's image inputs: unusable train images refused or counted; frozen image layers cached."""
+"""The Shopee fold task and its image inputs: unusable train images refused or counted; frozen image layers cached."""
 
 from __future__ import annotations
 
