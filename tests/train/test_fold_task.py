@@ -1,4 +1,4 @@
-"""A fold's image inputs: unusable train images refused or counted; frozen image layers cached."""
+"""The Shopee fold task and its image inputs: unusable train images refused or counted; frozen image layers cached."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from prodmatch.data import DataDir
 from prodmatch.errors import MissingInputError
 from prodmatch.models.inputs import ImageReadWarning
 from prodmatch.train.config import load_config
-from prodmatch.train.loop import split_fold, train_fold
+from prodmatch.train.fold_task import split_fold
+from prodmatch.train.loop import train_fold
 from tests.train.conftest import TINY_IMAGE
 
 
