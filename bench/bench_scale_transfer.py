@@ -74,7 +74,7 @@ def text_weights(split_dir: Path, cache: Path) -> Path:
     weights = cache / "weights"
     if not any(weights.glob("*/fold0/model.pt")):
         command = [sys.executable, str(REPO / "train_fold.py"), "--fold", "0", "--model", "text", "--config",
-                   str(TEXT_CONFIG), "--data-dir", str(split_dir), "--out", str(weights / "text-minilm")]
+                   str(TEXT_CONFIG), "--data-dir", str(split_dir), "--out", str(weights)]
         print("training the text model once:", " ".join(command), flush=True)
         started = time.perf_counter()
         subprocess.run(command, check=True)
@@ -126,7 +126,7 @@ def run(args) -> dict:
     labels = truth.loc[test["posting_id"]].to_numpy()
 
     started = time.perf_counter()
-    tuned = tune(TuneOptions(split_dir, load_recipe(args.recipe), weights, n_folds=args.n_folds,
+    tuned = tune(TuneOptions(split_dir, load_recipe(args.recipe), weights, n_folds=args.n_folds, test_size=len(test),
                              nested=not args.no_nested, progress=False), log=lambda line: None)
     tune_s = time.perf_counter() - started
     result, inputs = tuned.result, tuned.inputs
@@ -148,7 +148,8 @@ def run(args) -> dict:
                "unseen_at_fold": round(score_pools(matcher, features, inputs.recipe, labels, pools), 4),
                "unseen_at_test": round(at_test.score(labels).f1, 4),
                "mean_matches_at_test": round(float(at_test.match_counts().mean()), 2),
-               "forecast": _forecast(cv, len(test)), "match_s": round(time.perf_counter() - started, 1)}
+               "forecast": _forecast(cv, len(test)), "match_s": round(time.perf_counter() - started, 1),
+               "curve": None if cv.forecast is None else cv.forecast.as_dict()}
         rows.append(row)
         print(json.dumps(row), flush=True)
     return {"recipe": args.recipe, "train_share": args.train_share, "seed": args.seed, "train_rows": n_train_rows,
@@ -158,10 +159,9 @@ def run(args) -> dict:
 
 
 def _forecast(cv, n_rows: int):
-    forecast = getattr(cv, "forecast", None)
-    if forecast is None:
-        return None
-    return round(float(forecast.at(n_rows)), 4)
+    expected = cv.expected(n_rows)
+    return None if expected is None else {"f1": round(expected.f1, 4), "low": round(expected.low, 4),
+                                          "high": round(expected.high, 4)}
 
 
 def main() -> int:

@@ -3,12 +3,14 @@
 from types import SimpleNamespace
 
 from prodmatch.cv.matcher_cv import choose, tuners_for
+from prodmatch.match.forecast import SizeForecast
 from prodmatch.metrics import MatchScore
 from prodmatch.recipes import load_recipe
 
 
-def _rule(name, f1, nested):
-    return SimpleNamespace(name=name, score=MatchScore(f1, 0, 0, 1),
+def _rule(name, f1, nested, largest=None):
+    forecast = None if largest is None else SizeForecast([1000.0, largest[0]], [0.95, largest[1]])
+    return SimpleNamespace(name=name, score=MatchScore(f1, 0, 0, 1), forecast=forecast,
                            nested=None if nested is None else MatchScore(nested, 0, 0, 1))
 
 
@@ -19,6 +21,13 @@ def test_a_later_rule_must_beat_the_best_so_far():
     assert choose([union, _rule("pair", 0.90, 0.84)]) is union  # a tie goes to the earlier rule
     assert choose([_rule("union", 0.85, None), pair]).name == "pair"  # else the CV F1
     assert choose([_rule("a", 0.8, None), _rule("b", 0.9, None), _rule("c", 0.85, None)]).name == "b"
+
+
+def test_the_largest_pool_both_were_scored_on_decides_first():
+    union = _rule("union", 0.85, 0.84, largest=(9000, 0.78))
+    assert choose([union, _rule("pair", 0.80, 0.80, largest=(9000, 0.79))]).name == "pair"  # despite fold size
+    assert choose([union, _rule("pair", 0.90, 0.89, largest=(9000, 0.77))]) is union
+    assert choose([union, _rule("pair", 0.90, 0.89, largest=(4500, 0.70))]).name == "pair"  # not the same size
 
 
 def test_the_recipe_says_which_rules_are_tuned():

@@ -57,16 +57,29 @@ def test_secondary_sources_drift_with_their_stand_alone_optimum():
     assert SizeCurve.from_dict(c.as_dict()).slopes() == c.slopes()
 
 
-def test_a_threshold_moved_far_past_the_tuned_sizes_is_clamped_with_a_warning():
-    # a steep slope fitted on small pools used to ask for tfidf=1.062 at 70,000 rows: above any cosine
-    from prodmatch.match.size_aware import SizeCurveWarning
+def test_a_threshold_moved_far_past_the_tuned_sizes_is_bounded_with_a_warning():
+    # a slope fitted on pools of 500-1,000 rows used to be carried 6 doublings to 70,000 rows (tfidf=1.062)
+    from prodmatch.match.size_aware import MAX_EXTRAPOLATED_DOUBLINGS, SizeCurveWarning
 
-    steep = SizeCurve([500.0, 1000.0], [MatchPolicy({"tfidf": t}, priority=["tfidf"], min2_floor=0.3)
-                                        for t in (0.50, 0.58)], drifting=["tfidf"], ceilings={"tfidf": 0.99})
-    with pytest.warns(SizeCurveWarning, match=r"tfidf would move to 1\.07\d for 70000 test rows.*clamped"):
-        policy = steep.policy_for(70_000)
-    assert policy.thresholds["tfidf"] == 0.99 and policy.min2_floor == pytest.approx(0.3 + 0.99 - 0.58)
+    def curve(top, ceilings=None):
+        return SizeCurve([500.0, 1000.0], [MatchPolicy({"tfidf": t}, priority=["tfidf"], min2_floor=0.3)
+                                           for t in (0.50, top)], drifting=["tfidf"], ceilings=ceilings)
+
+    assert MAX_EXTRAPOLATED_DOUBLINGS == 2
+    with pytest.warns(SizeCurveWarning, match=r"70000 test rows are 6\.1 doublings past the largest pool tuned"):
+        policy = curve(0.58, {"tfidf": 0.99}).policy_for(70_000)
+    assert policy.thresholds["tfidf"] == pytest.approx(0.58 + 2 * 0.08)  # two doublings of the slope, no more
+    assert policy.min2_floor == pytest.approx(0.3 + 2 * 0.08)
+    with pytest.warns(SizeCurveWarning) as caught:
+        policy = curve(0.80, {"tfidf": 0.99}).policy_for(70_000)  # 0.80 + 2 * 0.30 > any cosine
+    assert policy.thresholds["tfidf"] == 0.99 and any("clamped" in str(w.message) for w in caught)
+    steep = curve(0.80, {"tfidf": 0.99})
     assert SizeCurve.from_dict(steep.as_dict()).ceiling("tfidf") == 0.99
     old_file = {k: v for k, v in steep.as_dict().items() if k != "ceilings"}  # thresholds.json from before
     with pytest.warns(SizeCurveWarning):
         assert SizeCurve.from_dict(old_file).policy_for(70_000).thresholds["tfidf"] == 1.0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # within two doublings: moved as fitted, without a word
+        assert curve(0.58).policy_for(4000).thresholds["tfidf"] == pytest.approx(0.58 + 2 * 0.08)

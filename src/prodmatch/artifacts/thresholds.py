@@ -25,6 +25,7 @@ from pathlib import Path
 
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import write_json
+from prodmatch.match.forecast import SizeForecast
 from prodmatch.match.kinds import PAIR_MODEL, UNION
 from prodmatch.match.matcher import Matcher, matcher_from_dict
 from prodmatch.recipes import Recipe, recipe_from_dict
@@ -63,6 +64,11 @@ class Thresholds:
             if matcher.kind == kind:
                 return matcher
         raise KeyError(kind)
+
+    def forecast(self, kind: str) -> SizeForecast | None:
+        """A rule's F1 on pools of growing size, as its CV measured it (None when it made none)."""
+        data = (self.cv.get(kind) or {}).get("forecast")
+        return None if not data else SizeForecast.from_dict(data)
 
     def matcher(self, kind: str | None = None) -> tuple[Matcher, list[str]]:
         """The rule to match with -- ``kind``, or the one that won in CV -- and notes. When it cannot run here

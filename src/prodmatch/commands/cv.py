@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-size-curve", action="store_true",
                         help="skip tuning on pools of growing size (size-aware thresholds for the test set)")
     add_matcher_option(parser, "tune")
+    parser.add_argument("--test-size", type=int, default=70_000,
+                        help="postings of the test set the rules will match at once (default 70000, Kaggle's): the "
+                             "F1 is forecast and the rule chosen there")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
 
     options = TuneOptions(args.data_dir, load_recipe(args.recipe), args.weights, args.folds, args.n_folds,
                           args.only_folds, nested=not args.no_nested, size_curve=not args.no_size_curve, progress=True,
-                          matcher=args.matcher)
+                          matcher=args.matcher, test_size=args.test_size)
     print(cross_validate(options, args.out, log=lambda line: print(line, flush=True)).summary())
     return 0

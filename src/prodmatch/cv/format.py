@@ -49,19 +49,20 @@ def format_size_curve(curve: SizeCurve, recipe: Recipe, test_sizes: tuple[int, .
 
 
 def format_pair_model(pair, recipe: Recipe, test_sizes: tuple[int, ...] = (70_000,), top: int = 10) -> str:
-    """The pair model's lines under the CV table: the matching it chose, how its threshold moves with the test
-    size, and its top features (``pair``: a :class:`prodmatch.cv.pair.run.PairModelCV`)."""
+    """The pair model's lines under the CV table: its matching, its F1 by pool size (it learnt from the
+    largest), the F1 expected at ``test_sizes``, and its top features (``pair``: a
+    :class:`prodmatch.cv.pair.run.PairModelCV`)."""
     matching = pair.matching
     lines = [f"pair model (LightGBM, {pair.model.rounds} rounds; early-stopped per fold: "
-             f"{' '.join(map(str, pair.rounds))})",
+             f"{' '.join(map(str, pair.rounds))}), learnt from all {pair.largest.size:.0f} CV rows searched together",
              f"  {format_policy(matching.policy, recipe)}; graph steps: {matching.graph.describe()}"]
-    if pair.size is not None:
-        size = pair.size
-        lines.append(f"  size check: best threshold {size.small_threshold:.2f} on folds searched alone "
-                     f"({size.small_size:.0f} rows), {size.big_threshold:.2f} on two folds together "
-                     f"({size.big_size:.0f}): {size.logit_slope:+.2f} logit per doubling")
+    for level in pair.levels:
+        choice = level.choices[pair.chosen_steps]
+        lines.append(f"  pool {level.size:>8.0f}: F1 {choice.score.f1:.4f} at pair=p>={level.threshold(pair.chosen_steps):.2f}")
     for n in test_sizes:
-        lines.append(f"  test {n:>8d}: {format_policy(matching.for_test_size(n).policy, recipe)}")
+        expected = pair.expected(n)
+        if expected is not None:
+            lines.append(f"  test {n:>8d}: forecast F1 {expected.value_text()}")
     shares = ", ".join(f"{name} {share:.3f}" for name, share in list(pair.importances.items())[:top])
     lines.append(f"  top features (share of gain): {shares}")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import numpy as np
 
 from prodmatch.cv.oof import oof_candidates
 from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.forecast import ExpectedF1, SizeForecast
 from prodmatch.match.matcher import Matcher
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.metrics import MatchScore
@@ -38,10 +39,15 @@ class MatcherCV:
     rows: list[dict]  # its lines of the CV table: source, threshold(s), f1, precision, recall
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what was skipped and why
+    forecast: SizeForecast | None = None  # its F1 on pools of growing size, extrapolated to a test's size
 
     @property
     def kind(self) -> str:
         return self.matcher.kind
+
+    def expected(self, n_rows: int) -> ExpectedF1 | None:
+        """The F1 expected on ``n_rows`` test postings (None without a forecast)."""
+        return None if self.forecast is None else self.forecast.at(n_rows)
 
     @property
     def curves(self) -> dict[str, list[dict]]:
@@ -55,7 +61,8 @@ class MatcherCV:
 
     def figures(self) -> dict:
         """Its CV figures, JSON-safe (cv.json and thresholds.json keep them beside the choice)."""
-        return {"f1": self.score.f1, "nested_f1": None if self.nested is None else self.nested.f1}
+        return {"f1": self.score.f1, "nested_f1": None if self.nested is None else self.nested.f1,
+                "forecast": None if self.forecast is None else self.forecast.as_dict()}
 
     def facts(self, recipe: Recipe) -> list[tuple[str, str]]:
         """(label, text) lines about it for the report."""
@@ -78,6 +85,7 @@ class CVContext:
     nested: bool = True
     size_curve: bool = True
     progress: bool = False
+    test_size: int | None = None  # the postings the rules will match at once, when known: the choice is made there
 
     @property
     def n_folds(self) -> int:
@@ -92,6 +100,7 @@ class OOFSearch:
         self.context = context
         self.with_pair_features = with_pair_features
         self.seconds: dict[str, float] = {}
+        self._pooled: dict[int, object] = {}
 
     @cached_property
     def pair_candidates(self):
@@ -103,6 +112,34 @@ class OOFSearch:
         found = oof_pair_candidates(context.features, context.folds, context.recipe, progress=context.progress)
         self.seconds.update(found.seconds)
         return found
+
+    def pooled(self, n_pools: int):
+        """Candidates with pair features of the rows split group-wise into ``n_pools`` pools, each searched on
+        its own (1: all rows searched together); computed once per count."""
+        from prodmatch.cv.pair.candidates import oof_pair_candidates
+        from prodmatch.cv.size_curve import pool_ids
+
+        if n_pools not in self._pooled:
+            context = self.context
+            found = oof_pair_candidates(context.features, pool_ids(context.labels, n_pools), context.recipe)
+            for stage, value in found.seconds.items():
+                key = f"{stage}@{n_pools}pools"
+                self.seconds[key] = self.seconds.get(key, 0.0) + value
+            self._pooled[n_pools] = found
+        return self._pooled[n_pools]
+
+    def pool_table(self, n_pools: int) -> CandidateTable:
+        """The sources' candidates of the rows in ``n_pools`` pools (each searched on its own): from the pooled
+        pair candidates when they were searched, else a plain search."""
+        if n_pools in self._pooled:
+            from prodmatch.match.pair.matching import proposed_pairs, select_pairs
+
+            table = self._pooled[n_pools].table
+            return select_pairs(table, proposed_pairs(table))
+        from prodmatch.cv.size_curve import pool_ids
+
+        context = self.context
+        return oof_candidates(context.features, pool_ids(context.labels, n_pools), context.recipe)[0]
 
     @cached_property
     def table(self) -> CandidateTable:
@@ -125,6 +162,9 @@ class Tuner(Protocol):
     def skipped(self, context: CVContext) -> str | None:
         """Why this rule cannot be tuned on these rows (a note for the CV output), or None."""
 
+    def pool_counts(self, context: CVContext) -> list[int]:
+        """The pool counts it needs searched with pair features (:meth:`OOFSearch.pooled`)."""
+
     def tune(self, search: OOFSearch, context: CVContext) -> MatcherCV: ...
 
 
@@ -139,15 +179,28 @@ def tuners_for(recipe: Recipe, only: str | None = None) -> list[Tuner]:
     return [TUNERS[kind](recipe.matcher_params(kind)) for kind in kinds]
 
 
-def choose(results: list[MatcherCV]) -> MatcherCV:
-    """The rule to match with: each later rule replaces the best so far only if it beats it -- on the nested
-    estimates when both have one, else on the CV F1 -- so ties go to the earlier (simpler) rule."""
+def choose(results: list[MatcherCV], test_size: int | None = None) -> MatcherCV:
+    """The rule to match with: each later rule replaces the best so far only if it beats it -- on the F1 both
+    forecast for ``test_size`` postings when both have a forecast (where the user is judged), else at the largest
+    pool both were scored on, else on the nested estimates when both have one, else on the CV F1 -- so ties go
+    to the earlier (simpler) rule."""
     best = results[0]
     for result in results[1:]:
-        if result.nested is not None and best.nested is not None:
+        ours, theirs = (None, None) if test_size is None else (result.expected(test_size), best.expected(test_size))
+        if ours is not None and theirs is not None:
+            wins = ours.f1 > theirs.f1
+        elif _same_largest_pool(result, best):
+            wins = result.forecast.f1[-1] > best.forecast.f1[-1]
+        elif result.nested is not None and best.nested is not None:
             wins = result.nested.f1 > best.nested.f1
         else:
             wins = result.score.f1 > best.score.f1
         if wins:
             best = result
     return best
+
+
+def _same_largest_pool(a: MatcherCV, b: MatcherCV) -> bool:
+    if a.forecast is None or b.forecast is None:
+        return False
+    return abs(a.forecast.sizes[-1] - b.forecast.sizes[-1]) <= 0.01 * b.forecast.sizes[-1]

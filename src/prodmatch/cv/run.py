@@ -42,6 +42,7 @@ class CVResult:
     timings: dict[str, float] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what was skipped and why; what the score cannot tell
+    test_size: int | None = KAGGLE_TEST_SIZE  # the postings the choice was made for
 
     @property
     def score(self) -> MatchScore:
@@ -70,8 +71,11 @@ class CVResult:
         return Thresholds(self.recipe, [m.matcher for m in self.matchers], self.chosen.kind,
                           {**self.meta, **(tuned_on or {})}, {m.kind: m.figures() for m in self.matchers})
 
-    def format_table(self, test_sizes: tuple[int, ...] = (KAGGLE_TEST_SIZE,)) -> str:
-        """The table, the nested estimates, each rule's lines (moved to ``test_sizes`` rows), the choice, notes."""
+    def format_table(self, test_sizes: tuple[int, ...] | None = None) -> str:
+        """The table, the nested estimates, each rule's lines (moved to ``test_sizes`` rows; default the test size
+        the choice was made for), the choice, notes."""
+        if test_sizes is None:
+            test_sizes = (self.test_size,) if self.test_size else (KAGGLE_TEST_SIZE,)
         lines = [format_table(self.rows, self.recipe)]
         nested = [f"{m.label} F1 {m.nested.f1:.4f}" for m in self.matchers if m.nested is not None]
         if nested:
@@ -80,13 +84,26 @@ class CVResult:
             lines.extend(matcher.text(self.recipe, test_sizes))
         if len(self.matchers) > 1:
             lines.append(f"matching with: {self.chosen.label} ({_verdict(self)})")
+        for n in test_sizes:
+            expected = self.chosen.expected(n)
+            lines.append(f"forecast for {n} test postings ({self.chosen.label}): " + (
+                f"F1 {expected.value_text()}" if expected is not None else "none (pools of one size only)"))
         lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
 def _verdict(result: CVResult) -> str:
-    basis = "nested" if all(m.nested is not None for m in result.matchers) else "CV"
-    return f"the best {basis} F1 of " + ", ".join(m.label for m in result.matchers)
+    n = result.test_size
+    if n is not None and all(m.expected(n) is not None for m in result.matchers):
+        return f"the best F1 forecast for {n} test postings of " + ", ".join(m.label for m in result.matchers)
+    sizes = {round(m.forecast.sizes[-1]) for m in result.matchers if m.forecast is not None}
+    if len(sizes) == 1 and all(m.forecast is not None for m in result.matchers):
+        basis = f"F1 on the largest pool, {sizes.pop()} rows,"
+    elif all(m.nested is not None for m in result.matchers):
+        basis = "nested F1"
+    else:
+        basis = "CV F1"
+    return f"the best {basis} of " + ", ".join(m.label for m in result.matchers)
 
 
 def run_cv(
@@ -98,14 +115,18 @@ def run_cv(
     size_curve: bool = True,
     progress: bool = False,
     matcher: str | None = None,
+    usable: dict[str, np.ndarray] | None = None,
+    test_size: int | None = KAGGLE_TEST_SIZE,
 ) -> CVResult:
-    """Tune every rule the recipe asks for (``matcher``: only that one) and choose between them."""
+    """Tune every rule the recipe asks for (``matcher``: only that one) and choose between them for ``test_size``
+    postings (None: unknown). ``usable``: per embedding, the rows whose vector may be searched (the others are left
+    out of its sources)."""
     if len(folds) != len(train):
         raise ValueError(f"{len(folds)} fold ids for {len(train)} train rows")
     started = time.perf_counter()
     labels = train["label_group"].to_numpy()
-    context = CVContext(Features.from_frame(train, embeddings), labels, np.asarray(folds), recipe, nested,
-                        size_curve, progress)
+    context = CVContext(Features.from_frame(train, embeddings, usable), labels, np.asarray(folds), recipe, nested,
+                        size_curve, progress, test_size)
     notes = small_train_notes(labels)
     tuners = []
     for tuner in tuners_for(recipe, matcher):
@@ -118,6 +139,8 @@ def run_cv(
         raise ValueError(f"no decision rule can be tuned here: {'; '.join(notes)}")
     search = OOFSearch(context, with_pair_features=any(t.needs_pair_features for t in tuners))
     table = search.table  # searched first, so the per-source seconds lead the timings
+    for n_pools in sorted({m for tuner in tuners for m in tuner.pool_counts(context)}, reverse=True):
+        search.pooled(n_pools)  # before any rule is tuned, so that every rule can reuse them
     timings = dict(search.seconds)
     results = []
     for tuner in tuners:
@@ -134,8 +157,26 @@ def run_cv(
         "fold_sizes": {int(k): int(v) for k, v in fold_sizes.items()},
         "n_candidate_pairs": len(table),
     }
-    return CVResult(recipe, train["posting_id"].to_numpy(dtype=object), labels, context.folds, results,
-                    choose(results), timings, meta, notes)
+    chosen = choose(results, test_size)
+    notes.extend(_far_from_the_test(chosen, test_size))
+    return CVResult(recipe, train["posting_id"].to_numpy(dtype=object), labels, context.folds, results, chosen,
+                    timings, meta, notes, test_size)
+
+
+FAR_DOUBLINGS = 2.0  # a forecast carried further than this past the largest pool is a guess, and says so
+
+
+def _far_from_the_test(chosen: MatcherCV, test_size: int | None) -> list[str]:
+    if test_size is None or chosen.forecast is None:
+        return []
+    largest = chosen.forecast.sizes[-1]
+    doublings = float(np.log2(test_size / largest)) if test_size > largest else 0.0
+    if doublings <= FAR_DOUBLINGS:
+        return []
+    return [f"the largest pool the CV could score is {largest:.0f} rows, {doublings:.1f} doublings below the "
+            f"{test_size} test postings: the F1 there is extrapolated far (see its range) and the rules learnt "
+            "from small pools. Train more folds (only the rows every trained run covers are CV'd), or use a "
+            "recipe whose sources need no trained model (text-phash: it learns from the whole train)"]
 
 
 def oof_predictions(result: CVResult) -> pd.DataFrame:

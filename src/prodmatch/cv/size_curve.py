@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from prodmatch.cv.oof import oof_candidates
 from prodmatch.cv.tune import tune_policy
 from prodmatch.data.folds import fold_ids_of_groups
+from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.size_aware import SizeCurve
 from prodmatch.progress import progress_bar
 from prodmatch.recipes import Recipe
@@ -36,21 +39,25 @@ def size_curve_skipped(n_rows: int, levels: tuple[int, ...] = SIZE_LEVELS, min_p
 
 
 def tune_size_curve(features: Features, labels: np.ndarray, recipe: Recipe, levels: tuple[int, ...] = SIZE_LEVELS,
-                    min_pool_size: int = MIN_POOL_SIZE, progress: bool = False) -> tuple[SizeCurve | None, list[dict]]:
+                    min_pool_size: int = MIN_POOL_SIZE, progress: bool = False,
+                    table_of: Callable[[int], CandidateTable] | None = None) -> tuple[SizeCurve | None, list[dict]]:
     """Tune the policy on pools of decreasing count (growing size); see prodmatch.match.size_aware.
 
     Levels whose pools would hold fewer than ``min_pool_size`` rows are skipped; with fewer than two levels
     left there is no curve (None; :func:`size_curve_skipped` says why): the data is too small to see a drift,
     and thresholds stay as tuned. The curve keeps each drifting source's highest tunable threshold, so a
-    threshold moved to a large test size never passes it.
+    threshold moved to a large test size never passes it. ``table_of(n_pools)`` gives a level's out-of-fold
+    candidates when they were searched already (default: search them here).
     """
     levels = usable_levels(len(labels), levels, min_pool_size)
     if len(levels) < 2:
         return None, []
     sizes, policies, alone, rows = [], [], [], []
     for n_pools in progress_bar(sorted(levels, reverse=True), "size curve", enabled=progress):
-        pools = pool_ids(labels, n_pools)
-        table, _ = oof_candidates(features, pools, recipe)
+        if table_of is not None:
+            table = table_of(n_pools)
+        else:
+            table, _ = oof_candidates(features, pool_ids(labels, n_pools), recipe)
         tuned = tune_policy(table, labels, recipe, report_sources=False)
         sizes.append(len(labels) / n_pools)
         policies.append(tuned.policy)

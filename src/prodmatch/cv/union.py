@@ -11,6 +11,7 @@ from prodmatch.cv.matcher_cv import CVContext, MatcherCV, OOFSearch
 from prodmatch.cv.size_curve import size_curve_skipped, tune_size_curve
 from prodmatch.cv.tune import nested_score, tune_policy
 from prodmatch.match.evaluate import PolicyEvaluator
+from prodmatch.match.forecast import SizeForecast
 from prodmatch.match.kinds import UNION
 from prodmatch.match.size_aware import SizeCurve
 from prodmatch.match.union import UnionMatcher
@@ -57,6 +58,9 @@ class UnionTuner:
     def skipped(self, context: CVContext) -> str | None:
         return None
 
+    def pool_counts(self, context: CVContext) -> list[int]:
+        return []  # its size curve reuses the pools others searched, and searches the rest itself
+
     def tune(self, search: OOFSearch, context: CVContext) -> UnionCV:
         table, labels, recipe = search.table, context.labels, context.recipe
         seconds, notes = {}, []
@@ -71,14 +75,16 @@ class UnionTuner:
         elif context.nested:
             notes.append("nested estimate skipped: the CV rows are all in one fold, so there are no other folds to "
                          "tune on")
-        curve = None
+        curve, levels = None, []
         if context.size_curve:
             started = time.perf_counter()
-            curve, _ = tune_size_curve(context.features, labels, recipe, progress=context.progress)
+            curve, levels = tune_size_curve(context.features, labels, recipe, progress=context.progress,
+                                            table_of=search.pool_table)
             seconds["size_curve"] = time.perf_counter() - started
             if curve is None:
                 notes.append(size_curve_skipped(len(labels)))
         score = PolicyEvaluator(table, labels, tuned.policy.priority).score(tuned.policy)
         label = "union+min2" if tuned.policy.min2 else "union"
+        forecast = None if not levels else SizeForecast([r["pool_size"] for r in levels], [r["f1"] for r in levels])
         return UnionCV(UnionMatcher(tuned.policy, curve), label, table, tuned.policy, score, nested, tuned.rows,
-                       seconds, notes, sweeps=tuned.curves)
+                       seconds, notes, forecast, sweeps=tuned.curves)

@@ -16,7 +16,9 @@ with that source's threshold.
 
 A moved threshold never passes its source's highest tunable value (``ceilings``; 0.99 for a cosine score,
 1.0 when a curve does not say): far beyond the tuned sizes, a steep fitted slope would otherwise ask for a
-cosine above 1 that nothing can reach. Clamping gives a :class:`SizeCurveWarning` that says by how much.
+cosine above 1 that nothing can reach. Clamping gives a :class:`SizeCurveWarning` that says by how much. Nor is
+a slope carried more than :data:`MAX_EXTRAPOLATED_DOUBLINGS` doublings past the largest pool tuned (a curve
+fitted on pools of a few hundred rows said nothing about a test of 70,000), again with a warning.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ import numpy as np
 from prodmatch.match.policy import MatchPolicy
 
 
+MAX_EXTRAPOLATED_DOUBLINGS = 2.0  # a fitted slope is never carried further past the largest pool tuned
 DEFAULT_CEILING = 1.0  # every score scale so far tops out at 1 (cosine, 1 - Hamming/64)
 
 
 class SizeCurveWarning(UserWarning):
-    """A threshold moved to the test size was clamped to its source's highest tunable value."""
+    """A threshold moved to the test size was bounded: clamped to its source's highest tunable value, or moved by
+    at most :data:`MAX_EXTRAPOLATED_DOUBLINGS` doublings past the largest pool tuned."""
 
 
 @dataclass
@@ -74,6 +78,12 @@ class SizeCurve:
         anchor_index = min(max(anchor_index, 0), len(self.sizes) - 1)
         anchor = self.policies[anchor_index]
         steps = max(np.log2(max(n_rows, 1)) - np.log2(self.sizes[anchor_index]), 0.0)
+        if steps > MAX_EXTRAPOLATED_DOUBLINGS:
+            warnings.warn(f"size-aware thresholds: {n_rows} test rows are {steps:.1f} doublings past the largest pool "
+                          f"tuned ({self.sizes[-1]:.0f} rows); thresholds move by at most {MAX_EXTRAPOLATED_DOUBLINGS:.0f} "
+                          "doublings of the fitted slope. Tune on more train rows for a test this large",
+                          SizeCurveWarning, stacklevel=2)
+            steps = MAX_EXTRAPOLATED_DOUBLINGS
         thresholds = dict(anchor.thresholds)
         for source, slope in self.slopes().items():
             if np.isfinite(thresholds[source]):

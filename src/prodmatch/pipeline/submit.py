@@ -17,6 +17,7 @@ from prodmatch.artifacts.timings import EMBED_STAGE, MATCH_STAGE, TUNE_STAGE, WR
 from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 from prodmatch.fileio import check_output_file, output_lock
+from prodmatch.match.forecast import ExpectedF1
 from prodmatch.match.matcher import Matcher
 from prodmatch.pipeline.features import features_for_test
 from prodmatch.pipeline.thresholds import RunnableThresholds, load_runnable_thresholds, other_data
@@ -50,6 +51,7 @@ class SubmitResult:
     timings: StageTimings
     thresholds_saved: Path | None = None
     notes: list[str] = field(default_factory=list)
+    expected: ExpectedF1 | None = None  # the CV's forecast for this many test postings
 
     def summary(self) -> str:
         sizes = self.match_counts
@@ -77,7 +79,7 @@ def _tuned(options: SubmitOptions, n_test: int, log: Log) -> tuple[RunnableThres
     recipe = load_recipe(options.recipe or "text-phash")
     tuned = tune(TuneOptions(options.data_dir, recipe, options.weights, options.folds, options.n_folds, nested=False,
                              size_curve=not options.fixed_thresholds, progress=options.progress,
-                             matcher=options.matcher), log)
+                             matcher=options.matcher, test_size=n_test), log)
     log(tuned.result.format_table(test_sizes=(n_test,)))
     thresholds = tuned.thresholds(options.data_dir)
     saved = beside_submission(options.out)
@@ -113,6 +115,10 @@ def _submit(options: SubmitOptions, data: DataDir, log: Log) -> SubmitResult:
     for warning in runnable.warnings:
         log(f"warning: {warning}")
     log(f"for {len(test)} test postings: {matcher.describe(recipe.scale_of)}")
+    forecast = runnable.thresholds.forecast(matcher.kind)
+    expected = None if forecast is None else forecast.at(len(test))
+    log(expected.text() if expected is not None else
+        f"expected F1 at {len(test)} postings: unknown (the CV measured pools of one size only)")
     with timings.stage(EMBED_STAGE):
         features = features_for_test(runnable.runs, recipe, test, data.test_images, options.batch_size,
                                      options.allow_missing_images, options.progress, log)
@@ -126,4 +132,4 @@ def _submit(options: SubmitOptions, data: DataDir, log: Log) -> SubmitResult:
     timings.finish()
     if options.timings_json:
         write_timings(options.timings_json, timings)
-    return SubmitResult(Path(options.out), recipe, matcher, [len(m) for m in matches], timings, saved, notes)
+    return SubmitResult(Path(options.out), recipe, matcher, [len(m) for m in matches], timings, saved, notes, expected)

@@ -12,6 +12,7 @@ from prodmatch.artifacts.cv_folder import CV_FILES
 from prodmatch.artifacts.thresholds import Thresholds
 from prodmatch.artifacts.weights import run_fingerprint
 from prodmatch.cv import CVResult, run_cv, save_cv
+from prodmatch.cv.run import KAGGLE_TEST_SIZE
 from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 from prodmatch.pipeline.inputs import CVInputs, prepare_cv
@@ -32,6 +33,7 @@ class TuneOptions:
     size_curve: bool = True
     progress: bool = False
     matcher: str | None = None  # tune only this decision rule (prodmatch.match.kinds); None: all the recipe's
+    test_size: int | None = KAGGLE_TEST_SIZE  # the postings the rules will match at once (the choice is made there)
 
 
 @dataclass
@@ -64,7 +66,8 @@ def tune(options: TuneOptions, log: Log = print) -> Tuned:
     log(f"CV of recipe '{inputs.recipe.name}' on {DataDir.of(options.data_dir).train_csv} ({len(inputs.train)} rows, "
         f"folds: {inputs.folds_source})")
     result = run_cv(inputs.train, inputs.folds, inputs.recipe, inputs.embeddings, nested=options.nested,
-                    size_curve=options.size_curve, progress=options.progress, matcher=options.matcher)
+                    size_curve=options.size_curve, progress=options.progress, matcher=options.matcher,
+                    test_size=options.test_size)
     return Tuned(result, inputs, time.perf_counter() - started)
 
 

@@ -10,7 +10,6 @@ import prodmatch.cv.pair.candidates as pairs_module
 from prodmatch.artifacts.thresholds import read_thresholds
 from prodmatch.cv import run_cv, save_cv
 from prodmatch.cv.oof import oof_candidates
-from prodmatch.cv.pair.size import disjoint_pools
 from prodmatch.cv.pair.tuning import rows_subset
 from prodmatch.cv.pair.candidates import early_stopping_fold, oof_pair_candidates, oof_pair_model
 from prodmatch.data import DataDir, assign_folds
@@ -64,7 +63,6 @@ def test_each_fold_is_predicted_by_a_model_fit_without_it(tiny, monkeypatch):
 
 def test_fold_bookkeeping():
     assert [early_stopping_fold(f, np.arange(5)) for f in range(5)] == [1, 2, 3, 4, 0]
-    assert disjoint_pools(np.arange(5)) == [(0, 1), (2, 3)] and disjoint_pools(np.arange(3)) == [(0, 1)]
 
 
 def test_cv_shows_the_union_and_the_pair_model_side_by_side(tiny, tmp_path):
@@ -130,29 +128,29 @@ def test_nested_scores_with_no_graph_choice_agree(tiny):
         nested_pair_scores(candidates.table, oof.probability, labels, folds, ())
 
 
-def test_size_check_searches_two_folds_together(tiny):
-    from prodmatch.cv.pair.size import searched, size_check
-    from prodmatch.cv.pair.tuning import NO_GRAPH, tune_choices
+def test_the_model_learns_from_all_rows_searched_together_and_is_scored_by_pool_size(tiny):
+    from prodmatch.cv.matcher_cv import CVContext, OOFSearch
+    from prodmatch.cv.pair.levels import predict_out_of_fold
+    from prodmatch.cv.pair.run import run_pair_cv
 
     train, folds = tiny
     labels, recipe = train["label_group"].to_numpy(), load_recipe("text-phash")
-    features = Features.from_frame(train)
-    candidates = oof_pair_candidates(features, folds, recipe)
-    oof = oof_pair_model(candidates, labels, folds)
-    alone = searched(features, oof, folds, [(0, 1)], recipe, together=False)
-    together = searched(features, oof, folds, [(0, 1)], recipe, together=True)
-    in_pool = np.isin(folds, [0, 1])
-    assert alone.table.n_query == together.table.n_query == int(in_pool.sum())
-    assert len(together.table) >= len(alone.table)  # pairs across the pool's two folds come in
-    # searched alone, the pool's folds are what the CV searched, predicted by fold 0's model
-    expected = oof.models[0].predict(candidates.features.take(np.flatnonzero(in_pool[candidates.table.rows])))
-    others = alone.table.rows != alone.table.cols
-    np.testing.assert_allclose(alone.probability[others], expected[others], rtol=1e-6)
-    choices = {NO_GRAPH: tune_choices(candidates.table, oof.probability, labels, (NO_GRAPH,))[NO_GRAPH].matching}
-    check = size_check(features, oof, labels, folds, recipe, choices)
-    assert check.small_size == pytest.approx(np.mean([np.sum(folds == 0), np.sum(folds == 1)]))
-    assert check.big_size == pytest.approx(in_pool.sum()) and check.logit_slope >= 0
-    assert set(check.f1_at_big) == {"none"}
+    context = CVContext(Features.from_frame(train), labels, folds, recipe, nested=False, size_curve=False)
+    search = OOFSearch(context, with_pair_features=True)
+    everything = search.pooled(1)
+    assert (folds[everything.table.rows] != folds[everything.table.cols]).any()  # pairs across folds: one pool
+    pair = run_pair_cv(search, context)
+    assert [level.name for level in pair.levels] == ["folds", "all"]  # too few rows for two pools of >= 500
+    assert pair.levels[-1].size == len(labels) and pair.matching.tuned_size == len(labels)
+    assert pair.matching.size_slope == 0 and [s for s, _, _ in pair.matching.smaller] == [pair.levels[0].size]
+    assert pair.forecast.sizes == [level.size for level in pair.levels]
+    # the fold level is the CV's own per-fold search, predicted by each query's fold model
+    np.testing.assert_array_equal(pair.levels[0].probability,
+                                  predict_out_of_fold(search.pair_candidates, folds, _oof_of(pair, everything, labels, folds)))
+
+
+def _oof_of(pair, everything, labels, folds):
+    return oof_pair_model(everything, labels, folds)
 
 
 def test_a_single_cv_fold_trains_out_of_group_wise_model_folds(tiny, monkeypatch):

@@ -28,7 +28,28 @@ def test_the_threshold_moves_in_logit_units_per_doubling():
     assert moved.policy.min2_floor == pytest.approx(1 / (1 + np.exp(-(logit(0.2) + 1.6))))
     assert moved.graph.two_hop_edge == pytest.approx(1 / (1 + np.exp(-(logit(0.6) + 1.6))))
     assert matching.for_test_size(800) is matching and matching.for_test_size(1000) is matching
-    assert matching.for_test_size(10**9).threshold < 1.0
+
+
+def test_an_old_slope_is_carried_at_most_two_doublings_with_a_warning():
+    from prodmatch.match.pair.matching import SizeMoveWarning
+
+    matching = PairMatching(pair_policy(0.5, min2_floor=0.2), tuned_size=1000, size_slope=0.8)
+    with pytest.warns(SizeMoveWarning, match="6.1 doublings past the 1000"):
+        far = matching.for_test_size(70_000)
+    assert far.threshold == pytest.approx(matching.for_test_size(4000).threshold)  # +1.6 logit, not +4.9
+
+
+def test_smaller_test_sets_get_the_thresholds_measured_there_interpolated_in_log_size():
+    matching = PairMatching(pair_policy(0.8, min2_floor=0.3), tuned_size=8000,
+                            smaller=[(2000.0, 0.4, 0.1), (4000.0, 0.6, -np.inf)])
+    at_2000 = matching.for_test_size(2000)
+    assert at_2000.threshold == pytest.approx(0.4) and at_2000.policy.min2_floor == pytest.approx(0.3)  # a floor of
+    # none somewhere keeps the tuned floor
+    half_way = 1 / (1 + np.exp(-(logit(0.6) + logit(0.8)) / 2))  # 4000 -> 8000: half-way in log size, logit units
+    assert matching.for_test_size(5657).threshold == pytest.approx(half_way, abs=1e-3)
+    assert matching.for_test_size(100).threshold == pytest.approx(0.4)  # never past the smallest measured
+    assert matching.for_test_size(70_000) is matching  # and never moved up past where it learnt
+    assert PairMatching.from_dict(matching.as_dict()) == matching
 
 
 def test_no_floor_and_switched_off_stay_as_they_are():

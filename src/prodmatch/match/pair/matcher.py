@@ -47,6 +47,9 @@ class PairModelMatcher:
         edge = self.matching.graph.two_hop_edge
         if edge is not None and not 0.0 <= edge <= 1.0:
             problems.append(f"two-hop edge level {edge} is not a probability")
+        for size, threshold, floor in self.matching.smaller:
+            if not (size > 0 and 0.0 <= threshold <= 1.0 and (floor == -float("inf") or 0.0 <= floor <= 1.0)):
+                problems.append(f"the threshold {threshold} / floor {floor} at pool size {size} is not a probability")
         return problems
 
     def describe(self, scale_of) -> str:
