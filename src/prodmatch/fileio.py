@@ -118,9 +118,10 @@ def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     return target
 
 
-def check_output_dir(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+def check_output_dir(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
+                     overwrite: bool = True) -> Path:
     """``path`` as an output folder (written whole, as :func:`atomic_dir` does) of a run that reads ``inputs``:
-    checked before the run does any work. What an existing folder may hold is the caller's rule."""
+    checked before the run does any work. ``overwrite=False`` refuses an existing folder that is not empty."""
     if not str(path).strip():
         raise OutputPathError("the output folder path is empty; give a folder name")
     target = Path(path)
@@ -133,6 +134,8 @@ def check_output_dir(path: str | os.PathLike, inputs: Iterable[str | os.PathLike
         if source is not None and _inside(Path(source), target):
             raise OutputPathError(f"{target} holds an input of this run ({source}); replacing the folder would delete "
                                   "it, so choose another output folder")
+    if not overwrite and target.is_dir() and any(target.iterdir()):
+        raise OutputExistsError(f"{target} exists and is not empty (pass overwrite=True / --overwrite to replace it)")
     _check_creatable(target)
     remove_stale_temporaries(target)
     return target
@@ -294,9 +297,7 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     An existing non-empty ``target`` is refused unless ``overwrite``; it is then swapped out only after
     the new folder is complete.
     """
-    target = check_output_dir(target)
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{target} exists and is not empty (pass overwrite=True / --overwrite to replace it)")
+    target = check_output_dir(target, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     with terminate_cleanly(), named_write_errors(target):
         yield from _swap_in_dir(target)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from prodmatch.artifacts.thresholds import Thresholds, read_thresholds, write_thresholds
 from prodmatch.errors import ArgumentError, MissingInputError, OutputExistsError
-from prodmatch.fileio import atomic_dir, atomic_path, write_csv, write_json
+from prodmatch.fileio import atomic_dir, atomic_path, check_output_dir, write_csv, write_json
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.recipes import Recipe
@@ -45,9 +45,7 @@ class Candidates:
 def write_cv_folder(out: str | Path, summary: dict, thresholds: Thresholds, curves: dict, candidates: Candidates,
                     oof_predictions: pd.DataFrame) -> Path:
     """Write the whole folder at once (see the module doc); an existing CV folder at ``out`` is replaced."""
-    out = Path(out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "cv.json").is_file():
-        raise OutputExistsError(f"{out} exists, is not empty and is not a CV folder; choose another --out")
+    out = check_cv_folder_out(out)
     if list(oof_predictions.columns) != OOF_PREDICTION_COLUMNS:
         raise ValueError(f"oof_predictions columns must be {OOF_PREDICTION_COLUMNS}")
     with atomic_dir(out, overwrite=True) as tmp:
@@ -56,6 +54,14 @@ def write_cv_folder(out: str | Path, summary: dict, thresholds: Thresholds, curv
         write_json(tmp / "curves.json", curves)
         write_candidates(tmp / "candidates.npz", candidates)
         write_csv(tmp / "oof_predictions.csv", oof_predictions)
+    return out
+
+
+def check_cv_folder_out(out: str | Path, inputs=()) -> Path:
+    """``out`` as the CV folder to write, checked before the CV runs: new, empty, or a CV folder (replaced)."""
+    out = check_output_dir(out, inputs)
+    if out.is_dir() and any(out.iterdir()) and not (out / "cv.json").is_file():
+        raise OutputExistsError(f"{out} exists, is not empty and is not a CV folder; choose another --out")
     return out
 
 

@@ -40,7 +40,7 @@ import pandas as pd
 from prodmatch.demo.catalog import Product, build_catalog, make_title, seeded_rng
 from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_of_group
 from prodmatch.errors import ArgumentError
-from prodmatch.fileio import atomic_dir, write_csv
+from prodmatch.fileio import atomic_dir, check_output_dir, write_csv
 from prodmatch.progress import progress_bar
 
 DEFAULT_N_PRODUCTS = 600
@@ -353,6 +353,7 @@ def generate_demo(
         raise ArgumentError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if images and image_size < 32:
         raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
+    check_output_dir(out_dir, overwrite=overwrite)
     products = build_catalog(n_products, seeded_rng(seed, _CATALOG))
     _split_families(products, test_fraction, seeded_rng(seed, _SPLIT))
     _assign_label_groups(products, seeded_rng(seed, _IDS, 1))
