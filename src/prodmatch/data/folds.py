@@ -61,7 +61,7 @@ def read_folds(path: str | Path, train: pd.DataFrame) -> np.ndarray:
         if column not in frame.columns:
             raise DataValidationError(path, f"missing required column '{column}'", column=column)
     folds = pd.to_numeric(frame["fold"], errors="coerce")
-    bad = np.flatnonzero(folds.isna().to_numpy() | (folds < 0).to_numpy())
+    bad = np.flatnonzero(folds.isna().to_numpy() | (folds < 0).to_numpy() | (folds % 1 != 0).to_numpy())
     if len(bad):
         raise DataValidationError(path, f"fold must be a non-negative integer, got {frame['fold'].iloc[bad[0]]!r}",
                                   row=int(bad[0]), column="fold")

@@ -29,10 +29,14 @@ def read_csv_strings(path: str | Path) -> pd.DataFrame:
     any other disagreement between the rows parsed and the file's non-blank lines.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataValidationError(path, "is a folder, not a CSV file")
     if not path.is_file():
         raise DataValidationError(path, "file not found")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+    except PermissionError as exc:
+        raise DataValidationError(path, f"cannot read the file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise not_utf8_error(path) from None
     except pd.errors.EmptyDataError:
