@@ -234,7 +234,8 @@ def test_a_read_only_folder_is_refused_up_front(tmp_path, monkeypatch):
     from prodmatch.fileio import check_output_dir
 
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(tmp_path) else real_access(path, mode))
+    monkeypatch.setattr(os, "access",
+                        lambda path, mode: False if str(path) == str(tmp_path) else real_access(path, mode))
     with pytest.raises(OutputPathError, match="is not writable"):
         check_output_file(tmp_path / "out.csv")
     with pytest.raises(OutputPathError, match="is not writable"):

@@ -40,7 +40,8 @@ def test_a_source_is_what_its_type_says_whatever_its_name():
     # keys and types: prodmatch.recipes.schema (the fields of the classes a recipe builds)
     ({"name": "r", "sources": [{"type": "tfidf"}], "mni2": True}, r"unknown key 'mni2' \(did you mean 'min2'\?\)"),
     ({"name": "r", "sources": [{"type": "tfidf"}], "min2": "yes"}, "min2 must be true or false"),
-    ({"name": "r", "sources": [{"type": "phash", "max_distance": "16"}]}, r"sources\[0\]\.max_distance must be an integer"),
+    ({"name": "r", "sources": [{"type": "phash", "max_distance": "16"}]},
+     r"sources\[0\]\.max_distance must be an integer"),
     ({"name": "r", "sources": [{"type": "phash", "max_distance": 65}]}, r"max_distance must be within \[0, 64\]"),
     ({"name": "r", "sources": [{"type": "tfidf", "configs": [{"ngram_range": [2, 1]}]}]}, "ngram_range must be"),
     ({"name": "r", "sources": [{"type": "tfidf", "configs": [{"ngram_range": [1]}]}]}, "a list of 2 values"),
@@ -49,7 +50,8 @@ def test_a_source_is_what_its_type_says_whatever_its_name():
     ({"name": "r", "sources": [{"type": "tfidf", "blend": {"top_m": 0}}]}, r"blend\.top_m must be >= 1"),
     ({"name": "r", "sources": [{"type": "tfidf", "blend": 2}]}, "blend must be a mapping of top_m, min_score, power"),
     ({"name": "r", "embeddings": {"i": {"model": "image"}},
-      "sources": [{"type": "embedding", "name": "e", "embeddings": ["i"], "backend": "gpu"}]}, "backend must be one of"),
+      "sources": [{"type": "embedding", "name": "e", "embeddings": ["i"], "backend": "gpu"}]},
+     "backend must be one of"),
     ({"name": "r", "sources": ["tfidf"]}, r"sources\[0\] must be a mapping with a 'type'"),
 ])
 def test_bad_recipes_are_refused(spec, message):

@@ -9,6 +9,8 @@
 - A full disk or a read-only folder while writing is an :class:`OutputPathError` that names the file.
 - :func:`output_lock`: one run at a time per output (two runs writing the same ``--out`` could otherwise
   leave the submission of one beside the thresholds file of the other).
+- :func:`read_errors`: reading back a file prodmatch wrote (a model, an embedding file, a CV folder's JSON)
+  that was cut short or overwritten is a :class:`CorruptFileError` naming it and how to make it again.
 - A run killed with SIGKILL (or a power cut) cleans nothing up. Each temporary is held under an ``flock``
   while it is written, so the next write of the same output tells a dead writer's leftover from a live
   one's: leftovers are removed and a lock whose holder is gone is taken over, each with a
@@ -21,6 +23,7 @@ import contextlib
 import errno
 import json
 import os
+import pickle
 import shutil
 import signal
 import stat
@@ -29,11 +32,14 @@ import threading
 import time
 import uuid
 import warnings
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Iterator
 
-from prodmatch.errors import OutputExistsError, OutputPathError
+import yaml
+
+from prodmatch.errors import CorruptFileError, MissingInputError, OutputExistsError, OutputPathError
 
 try:
     import fcntl
@@ -87,6 +93,37 @@ def named_write_errors(target: Path) -> Iterator[None]:
         if exc.errno not in WRITE_ERRNOS:
             raise
         raise OutputPathError(f"could not write {target}: {exc.strerror or exc}") from exc
+
+
+# what numpy, json, yaml, pickle and torch raise on a file that is cut short, overwritten or of another format
+UNREADABLE = (OSError, EOFError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile, pickle.UnpicklingError,
+              yaml.YAMLError)
+
+
+@contextlib.contextmanager
+def read_errors(path: str | os.PathLike, remedy: str) -> Iterator[None]:
+    """Inside the block, failing to read back ``path`` -- a file prodmatch wrote -- is a CorruptFileError:
+    ``<path> is truncated or corrupted (<why>); <remedy>``. Keep the block to the reading itself, so that a
+    bug in other code is not dressed up as a bad file."""
+    try:
+        yield
+    except (CorruptFileError, MissingInputError):
+        raise
+    except FileNotFoundError as exc:
+        raise MissingInputError(f"{path} not found; {remedy}") from exc
+    except UNREADABLE as exc:
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS - {errno.EIO}:  # permissions, not the content
+            raise CorruptFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise CorruptFileError(f"{path} is truncated or corrupted ({short_reason(exc)}); {remedy}") from exc
+
+
+def short_reason(exc: BaseException, limit: int = 120) -> str:
+    """The first line of an exception's message, cut to ``limit`` characters, for a one-line error."""
+    mark = getattr(exc, "problem_mark", None)  # YAML: what and where
+    if mark is not None and getattr(exc, "problem", None):
+        return f"{exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def refuse_special_target(target: Path) -> None:
@@ -201,7 +238,8 @@ def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     prefix = f".{target.name}."
     try:
         with os.scandir(target.parent) as entries:
-            candidates = [Path(e.path) for e in entries if e.name.startswith(prefix) and e.name.endswith((".tmp", ".old"))]
+            candidates = [Path(e.path) for e in entries
+                          if e.name.startswith(prefix) and e.name.endswith((".tmp", ".old"))]
     except OSError:
         return []
     removed = []

@@ -23,7 +23,7 @@ import pandas as pd
 
 from prodmatch.artifacts.thresholds import Thresholds, read_thresholds, write_thresholds
 from prodmatch.errors import ArgumentError, MissingInputError, OutputExistsError
-from prodmatch.fileio import atomic_dir, atomic_path, check_output_dir, write_csv, write_json
+from prodmatch.fileio import atomic_dir, atomic_path, check_output_dir, read_errors, write_csv, write_json
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.recipes import Recipe
@@ -75,12 +75,21 @@ def write_candidates(path: str | Path, candidates: Candidates) -> None:
                                 **{f"score__{k}": v for k, v in table.scores.items()})
 
 
+CV_REMEDY = "run `prodmatch cv` again to rewrite the CV folder"
+
+
 def read_candidates(path: str | Path) -> Candidates:
-    with np.load(path, allow_pickle=False) as data:
-        scores = {k[len("score__"):]: data[k] for k in data.files if k.startswith("score__")}
-        n = len(data["posting_id"])
-        table = CandidateTable(data["rows"], data["cols"], scores, n, n)
-        return Candidates(table, data["posting_id"].astype(object), data["label_group"], data["fold"])
+    with read_errors(path, CV_REMEDY):
+        with np.load(path, allow_pickle=False) as data:
+            scores = {k[len("score__"):]: data[k] for k in data.files if k.startswith("score__")}
+            n = len(data["posting_id"])
+            table = CandidateTable(data["rows"], data["cols"], scores, n, n)
+            return Candidates(table, data["posting_id"].astype(object), data["label_group"], data["fold"])
+
+
+def _read_json(path: Path):
+    with read_errors(path, CV_REMEDY):
+        return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -128,11 +137,12 @@ def read_cv_folder(path: str | Path) -> CVFolder:
     if missing:
         raise MissingInputError(f"{path} is not a CV folder (missing {', '.join(missing)}); "
                                 f"make one with: python -m prodmatch cv --data-dir DIR --out {path}")
-    info = json.loads((path / "cv.json").read_text(encoding="utf-8"))
+    info = _read_json(path / "cv.json")
     curves_path = path / "curves.json"
-    curves = json.loads(curves_path.read_text(encoding="utf-8")) if curves_path.is_file() else {}
+    curves = _read_json(curves_path) if curves_path.is_file() else {}
     candidates = read_candidates(path / "candidates.npz")
-    policy = MatchPolicy.from_dict(info["policy"])
+    with read_errors(path / "cv.json", CV_REMEDY):
+        policy = MatchPolicy.from_dict(info["policy"])
     recipe = read_thresholds(path / "thresholds.json").recipe
     unknown = [s for s in policy.priority if s not in candidates.table.scores]
     if unknown:

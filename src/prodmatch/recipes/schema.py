@@ -168,10 +168,11 @@ def _type_problem(value: Any, hint: Any, origin: str, where: str) -> str:
     if origin_type in (list, tuple) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
             return "a list"
-        if origin_type is tuple and args and args[-1] is not Ellipsis and len(value) != len(args):
+        fixed = origin_type is tuple and bool(args) and args[-1] is not Ellipsis  # tuple[int, int]: a hint per place
+        if fixed and len(value) != len(args):
             return f"a list of {len(args)} values"
         for position, item in enumerate(value):
-            item_hint = (args[position] if origin_type is tuple and args[-1] is not Ellipsis else args[0]) if args else Any
+            item_hint = args[position] if fixed else (args[0] if args else Any)
             check_value(item, item_hint, origin, f"{where}[{position}]")
         return ""
     if hint in (dict,) or origin_type is dict:
