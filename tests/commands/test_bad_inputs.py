@@ -145,6 +145,10 @@ CASES = [
          (write("{tiny}/train.csv", "é".encode("latin-1")),)),
     Case("cv-train-empty", "cv --data-dir {tiny}", "file is empty", (write("{tiny}/train.csv", ""),)),
     Case("cv-train-is-a-folder", "cv --data-dir {tmp}/d", "is a folder", (mkdir("{tmp}/d/train.csv"),)),
+    Case("cv-image-outside-the-folder", "cv --data-dir {tiny}", "leaves the images folder",
+         (cell("{tiny}/train.csv", 3, "image", "../../../etc/passwd"),), before=RUN_CV),
+    Case("submit-absolute-image-name", "submit --data-dir {tiny} --out {tmp}/s.csv", "is an absolute path",
+         (cell("{tiny}/test.csv", 0, "image", "/etc/passwd"),), before="prodmatch.pipeline.submit:tune"),
     Case("submit-duplicate-test-ids", "submit --data-dir {tiny} --out {tmp}/s.csv", "duplicate posting_id",
          (cell("{tiny}/test.csv", 1, "posting_id", "test_0"),), before="prodmatch.pipeline.submit:tune"),
     # folds files

@@ -13,6 +13,7 @@ from prodmatch.data.validation import (
     TEST_COLUMNS,
     TRAIN_COLUMNS,
     DataValidationError,
+    check_image_names,
     check_phash,
     check_unique_ids,
     fill_empty_titles,
@@ -113,6 +114,7 @@ def read_postings(path: str | Path, labelled: bool) -> pd.DataFrame:
         raise DataValidationError(path, "no data rows")
     frame = frame[list(columns)].copy()
     check_unique_ids(frame, path)
+    check_image_names(frame, path)
     check_phash(frame, path)
     frame["image_phash"] = frame["image_phash"].str.lower()
     frame["title"] = fill_empty_titles(frame, path)

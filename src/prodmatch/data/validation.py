@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prodmatch.data.images import image_name_problem
 from prodmatch.errors import InputError
 
 PHASH_RE = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -74,6 +75,19 @@ def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posti
         raise DataValidationError(
             file, f"duplicate {column} {ids.iloc[row]!r} (first seen at row {first})", row=row, column=column
         )
+
+
+def check_image_names(frame: pd.DataFrame, file: str | Path, column: str = "image") -> None:
+    """Every image name a path inside the images folder: an absolute path or a ``..`` step is refused (it
+    would read a file outside the folder). Empty names are a documented fallback (a grey placeholder)."""
+    problems = frame[column].map(image_name_problem)
+    bad = np.flatnonzero(problems.ne("").to_numpy())
+    if len(bad):
+        row = int(bad[0])
+        raise DataValidationError(
+            file, f"image name {frame[column].iloc[row]!r} {problems.iloc[row]}: it leaves the images folder; image "
+            "names are file names inside it (link or copy the files there)"
+            + (f" ({len(bad)} such rows)" if len(bad) > 1 else ""), row=row, column=column)
 
 
 def check_phash(frame: pd.DataFrame, file: str | Path, column: str = "image_phash") -> None:
