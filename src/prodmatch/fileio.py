@@ -140,8 +140,10 @@ def refuse_special_target(target: Path) -> None:
         raise OutputPathError(f"{target} is not a regular file (a device or a pipe?); choose a file path")
 
 
-def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
-    """``path`` as an output file of a run that reads ``inputs``: checked before the run does any work."""
+def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
+                      outputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """``path`` as an output file of a run that reads ``inputs`` and also writes ``outputs``: checked before the
+    run does any work."""
     if not str(path).strip():
         raise OutputPathError("the output path is empty; give a file name")
     target = Path(path)
@@ -150,6 +152,10 @@ def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
         if source is not None and _same_file(target, Path(source)):
             raise OutputPathError(f"{target} is an input of this run ({source}); writing it would overwrite the input, "
                                   "so choose another output path")
+    for other in outputs:
+        if other is not None and _same_file(target, Path(other)):
+            raise OutputPathError(f"{target} is also another output of this run ({other}); one would overwrite the "
+                                  "other, so choose another path")
     _check_creatable(target)
     remove_stale_temporaries(target)
     return target

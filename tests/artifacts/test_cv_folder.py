@@ -45,3 +45,13 @@ def test_a_folder_that_is_not_a_cv_folder_is_not_replaced(result, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     with pytest.raises(FileNotFoundError, match="not a CV folder"):
         read_cv_folder(tmp_path / "mine")
+
+
+@pytest.mark.parametrize("name, keep", [("cv.json", 10), ("candidates.npz", 200), ("curves.json", 3)])
+def test_a_cut_off_file_of_the_folder_is_named_with_what_to_do(result, tmp_path, name, keep):
+    from prodmatch.errors import CorruptFileError
+
+    out = save_cv(result, tmp_path / "cv")
+    (out / name).write_bytes((out / name).read_bytes()[:keep])
+    with pytest.raises(CorruptFileError, match=rf"{name} is truncated or corrupted \(.*\); run `prodmatch cv` again"):
+        read_cv_folder(out)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.artifacts.weights import OOF_FILE, expected_folds, fold_folders
+from prodmatch.artifacts.weights import OOF_FILE, FoldFiles, expected_folds, fold_folders
 from prodmatch.errors import CorruptFileError, MissingInputError
 from prodmatch.fileio import atomic_open, read_errors
 from prodmatch.search.dense import l2_normalize
@@ -29,7 +29,9 @@ def read_oof_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(posting ids, float32 embeddings) of one fold's file; a file cut short, overwritten or whose arrays do
     not fit together is a CorruptFileError naming it."""
     path = Path(path)
-    remedy = f"retrain {path.parent.name} (train_fold.py --fold K ...) or copy the run's folder again"
+    fold = FoldFiles(path.parent).fold
+    remedy = (f"retrain the fold (train_fold.py --fold {'K' if fold is None else fold} ...) or copy the run's folder "
+              "again")
     with read_errors(path, remedy):
         with np.load(path, allow_pickle=False) as data:
             ids, embeddings = data["posting_id"].astype(str), data["embeddings"]

@@ -45,8 +45,10 @@ class DataWarning(UserWarning):
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], file: str | Path) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
+        separator = next((s for s in (";", "\t", "|") if len(frame.columns) == 1 and s in str(frame.columns[0])), None)
+        hint = f" (the file is separated by {separator!r}: save it with commas)" if separator else ""
         raise DataValidationError(
-            file, f"missing required column(s) {missing}; found {list(frame.columns)}", column=missing[0]
+            file, f"missing required column(s) {missing}; found {list(frame.columns)}{hint}", column=missing[0]
         )
 
 
@@ -80,13 +82,14 @@ def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posti
 def check_image_names(frame: pd.DataFrame, file: str | Path, column: str = "image") -> None:
     """Every image name a path inside the images folder: an absolute path or a ``..`` step is refused (it
     would read a file outside the folder). Empty names are a documented fallback (a grey placeholder)."""
-    problems = frame[column].map(image_name_problem)
-    bad = np.flatnonzero(problems.ne("").to_numpy())
-    if len(bad):
-        row = int(bad[0])
+    names = frame[column]
+    maybe = names.str.startswith("/") | names.str.contains(r"(?:^|/)\.\.(?:/|$)|\x00", regex=True)  # fast pre-filter
+    bad = [int(row) for row in np.flatnonzero(maybe.to_numpy()) if image_name_problem(names.iloc[row])]
+    if bad:
+        row = bad[0]
         raise DataValidationError(
-            file, f"image name {frame[column].iloc[row]!r} {problems.iloc[row]}: it leaves the images folder; image "
-            "names are file names inside it (link or copy the files there)"
+            file, f"image name {names.iloc[row]!r} {image_name_problem(names.iloc[row])}: it leaves the images folder; "
+            "image names are file names inside it (link or copy the files there)"
             + (f" ({len(bad)} such rows)" if len(bad) > 1 else ""), row=row, column=column)
 
 

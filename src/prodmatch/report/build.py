@@ -11,7 +11,7 @@ import numpy as np
 
 from prodmatch.artifacts.cv_folder import CV_FILES, read_cv_folder
 from prodmatch.data import DataDir
-from prodmatch.errors import ArgumentError
+from prodmatch.errors import ArgumentError, MissingInputError
 from prodmatch.fileio import atomic_open, check_output_file
 from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.report.analysis import (
@@ -100,6 +100,8 @@ def build_report(cv_dir: str | Path, out: str | Path, data_dir: str | Path | Non
     ``max_others`` wrong matches or misses; thumbnails fit in ``thumb_size`` pixels.
     """
     started = time.perf_counter()
+    if not Path(cv_dir).is_dir():  # named as the missing input, not as an output folder that cannot be made
+        raise MissingInputError(f"CV folder not found: {cv_dir}")
     out = check_output_file(out, [Path(cv_dir) / name for name in CV_FILES])
     ctx = build_context(cv_dir, data_dir, n_examples, max_others, thumb_size)
     text = render_html(ctx)
