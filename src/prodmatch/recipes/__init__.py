@@ -108,7 +108,7 @@ class Recipe:
 
 def load_recipe(name_or_path: str | Path, overrides: dict | None = None) -> Recipe:
     path = Path(name_or_path)
-    if not path.suffix:
+    if not path.suffix and not path.is_dir():  # a folder is named as one by read_yaml_file
         if str(name_or_path) not in BUILTIN_RECIPES:
             raise ArgumentError(f"unknown recipe {name_or_path!r}; built-in: {BUILTIN_RECIPES}, or pass a .yaml path")
         path = RECIPE_DIR / f"{name_or_path}.yaml"
