@@ -32,12 +32,13 @@ def main() -> int:
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
-    from prodmatch.cv import tune_policy, tune_size_curve
+    from prodmatch.cv.oof import oof_candidates
+    from prodmatch.cv.size_curve import tune_size_curve
+    from prodmatch.cv.tune import tune_policy
     from prodmatch.data import DataDir, assign_folds
     from prodmatch.match.evaluate import PolicyEvaluator
     from prodmatch.recipes import load_recipe
     from prodmatch.search.features import Features
-    from prodmatch.pipeline.submit import candidate_table
 
     train = DataDir.of(args.data_dir).read_train()
     recipe = load_recipe(args.recipe)
@@ -53,7 +54,7 @@ def main() -> int:
         curve, _ = tune_size_curve(features.subset(tune_rows), labels[tune_rows], recipe)
         fixed = curve.policies[-1]  # the whole fold as one pool: "tuned at fold size"
         size_aware = curve.policy_for(len(big_rows))
-        big_table, _ = candidate_table(features.subset(big_rows), recipe)
+        big_table, _ = oof_candidates(features.subset(big_rows), np.zeros(len(big_rows), int), recipe)  # one pool
         best = tune_policy(big_table, labels[big_rows], recipe, report_sources=False).policy
         evaluator = PolicyEvaluator(big_table, labels[big_rows], recipe.priority)
         f1 = {name: evaluator.score(p).f1 for name, p in (("fixed", fixed), ("size_aware", size_aware), ("best", best))}

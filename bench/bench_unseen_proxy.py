@@ -98,9 +98,8 @@ def main() -> int:
         thresholds = pair_out.with_suffix(".thresholds.json")
         union_s = run_submission(proxy, union_out, ["--recipe", args.recipe, *weights, "--thresholds",
                                                     str(thresholds), "--no-pair-model"])
-        saved = json.loads(thresholds.read_text()).get("pair_model")
         figures = {"recipe": args.recipe, "salt": args.salt, "parts": args.parts,
-                   "pair_model_used": bool(saved and saved["use"]),
+                   "chosen_matcher": json.loads(thresholds.read_text()).get("chosen"),
                    "default": {**score(pair_out, labels), "wall_s": round(pair_s, 1)},
                    "union": {**score(union_out, labels), "wall_s": round(union_s, 1)}}
     print(json.dumps(figures))

@@ -83,11 +83,12 @@ def test_the_pair_model_section():
 
     for name in ("text-phash", "full"):
         recipe = load_recipe(name)
-        assert recipe.wants_pair_model and recipe.pair_model == {"use": "auto"} and recipe.pair_model_params == {}
+        assert recipe.matcher_kinds == ["union", "pair-model"] and recipe.pair_model == {"use": "auto"}
+        assert recipe.matcher_params("pair-model") == {} and recipe.matcher_params("union") == {}
         assert isinstance(recipe.scale_of("pair"), ProbabilityScale)
-    assert not load_recipe("text-phash-char").wants_pair_model
+    assert load_recipe("text-phash-char").matcher_kinds == ["union"]
     never = load_recipe("text-phash", overrides={"pair_model": {"use": "never", "params": {"num_leaves": 15}}})
-    assert not never.wants_pair_model and never.pair_model_params == {"num_leaves": 15}
+    assert never.matcher_kinds == ["union"] and never.matcher_params("pair-model") == {"num_leaves": 15}
     assert never.restrict_to(set())[0].pair_model == never.pair_model  # carried by the spec
 
 

@@ -22,8 +22,10 @@ def test_written_whole_and_read_back(result, tmp_path):
     out = save_cv(result, tmp_path / "cv")
     assert sorted(p.name for p in out.iterdir()) == sorted(CV_FILES)
     folder = read_cv_folder(out)
-    assert folder.recipe.name == "text-phash" and folder.policy == result.policy
-    assert folder.n_rows == len(result.labels) and len(folder.table) == len(result.table)
+    assert folder.recipe.name == "text-phash" and folder.policy == result.chosen.policy
+    assert folder.summary.chosen == result.chosen.kind and folder.summary.score == result.score
+    assert [m.kind for m in folder.summary.matchers] == [m.kind for m in result.matchers]
+    assert folder.n_rows == len(result.labels) and len(folder.table) == len(result.chosen.table)
     assert folder.recipe.scale_of("phash").is_distance
 
 
@@ -47,11 +49,15 @@ def test_a_folder_that_is_not_a_cv_folder_is_not_replaced(result, tmp_path):
         read_cv_folder(tmp_path / "mine")
 
 
-@pytest.mark.parametrize("name, keep", [("cv.json", 10), ("candidates.npz", 200), ("curves.json", 3)])
-def test_a_cut_off_file_of_the_folder_is_named_with_what_to_do(result, tmp_path, name, keep):
-    from prodmatch.errors import CorruptFileError
+@pytest.mark.parametrize("name, keep, message", [
+    ("cv.json", 10, r"cv\.json: not a prodmatch CV summary \(.*\); re-run `prodmatch cv`"),
+    ("candidates.npz", 200, r"candidates\.npz is truncated or corrupted \(.*\); run `prodmatch cv` again"),
+    ("curves.json", 3, r"curves\.json is truncated or corrupted \(.*\); run `prodmatch cv` again"),
+])
+def test_a_cut_off_file_of_the_folder_is_named_with_what_to_do(result, tmp_path, name, keep, message):
+    from prodmatch.errors import InputError
 
     out = save_cv(result, tmp_path / "cv")
     (out / name).write_bytes((out / name).read_bytes()[:keep])
-    with pytest.raises(CorruptFileError, match=rf"{name} is truncated or corrupted \(.*\); run `prodmatch cv` again"):
+    with pytest.raises(InputError, match=message):
         read_cv_folder(out)

@@ -268,7 +268,7 @@ def trained(demo_dir, tmp_path_factory):
     train_fold(load_config(REPO_ROOT / "configs" / "test-image-tiny.yaml", data_dir=str(demo_dir),
                            out=str(root / "weights"), fold=0, epochs=1))
     cross_validate(TuneOptions(demo_dir, load_recipe("full"), root / "weights", nested=False, size_curve=False,
-                               pair_model=False), root / "cv", log=lambda line: None)
+                               matcher="union"), root / "cv", log=lambda line: None)
     return root / "weights", root / "cv" / "thresholds.json"
 
 

@@ -14,22 +14,26 @@ def test_cv_on_tiny_data_searches_within_folds_and_saves_everything(tiny_dir, tm
     train = DataDir.of(tiny_dir).read_train()
     folds = assign_folds(train, 3)["fold"].to_numpy()
     result = run_cv(train, folds, load_recipe("text-phash"))
-    assert (folds[result.table.rows] == folds[result.table.cols]).all()  # no pair crosses folds
-    assert [r["source"] for r in result.rows] == ["tfidf", "phash", "union", "union+min2"]
+    table = result.by_kind("union").table
+    assert (folds[table.rows] == folds[table.cols]).all()  # no pair crosses folds
+    assert [r["source"] for r in result.by_kind("union").rows] == ["tfidf", "phash", "union", "union+min2"]
     union = {r["source"]: r["f1"] for r in result.rows}
     assert union["union+min2"] >= union["union"] >= max(union["tfidf"], union["phash"]) - 1e-9
     assert union["union+min2"] > 0.9  # paraphrased titles + near-identical phashes are easy
-    assert result.nested is not None and result.nested.f1 <= union["union+min2"] + 1e-9
+    assert [m.kind for m in result.matchers] == ["union", "pair-model"]
+    assert result.by_kind("union").nested.f1 <= union["union+min2"] + 1e-9
 
     out = save_cv(result, tmp_path / "cv")
     summary = json.loads((out / "cv.json").read_text())
-    assert summary["score"]["f1"] == pytest.approx(union["union+min2"])
+    assert summary["score"]["f1"] == pytest.approx(result.chosen.score.f1)
+    assert summary["matchers"][0]["score"]["f1"] == pytest.approx(union["union+min2"])
     thresholds = read_thresholds(out / "thresholds.json")
-    assert thresholds.policy.thresholds == result.policy.thresholds and thresholds.recipe.name == "text-phash"
-    candidates = read_candidates(out / "candidates.npz")
-    assert len(candidates.table) == len(result.table)
+    assert thresholds.by_kind("union").policy == result.by_kind("union").policy
+    assert thresholds.recipe.name == "text-phash" and thresholds.chosen == result.chosen.kind
+    candidates = read_candidates(out / "candidates.npz")  # the chosen rule's out-of-fold table
+    assert len(candidates.table) == len(result.chosen.table)
     assert (candidates.posting_ids == train["posting_id"].to_numpy()).all()
-    assert set(candidates.table.scores) == {"tfidf", "phash"}
+    assert {"tfidf", "phash"} <= set(candidates.table.scores)
     curves = json.loads((out / "curves.json").read_text())
     assert set(curves) == {"tfidf", "phash"} and len(curves["tfidf"]) > 10
     oof = (out / "oof_predictions.csv").read_text().splitlines()
@@ -60,7 +64,7 @@ def test_real_data_union_reaches_the_target(shopee_dir, tmp_path):
 def test_size_curve_needs_pools_of_a_useful_size(tmp_path):
     from tests.conftest import write_tiny_kaggle_dir
 
-    from prodmatch.cv import tune_size_curve
+    from prodmatch.cv.size_curve import tune_size_curve
     from prodmatch.search.features import Features
 
     small = DataDir.of(write_tiny_kaggle_dir(tmp_path / "small", n_groups=40)).read_train()

@@ -74,8 +74,8 @@ def _thresholds_for(recipe_spec: dict, path: Path) -> Path:
     from prodmatch.recipes import recipe_from_dict
 
     recipe = recipe_from_dict(recipe_spec)
-    write_thresholds(path, Thresholds(MatchPolicy({name: 0.5 for name in recipe.source_names}, recipe.priority),
-                                      recipe))
+    write_thresholds(path, Thresholds.union_only(recipe, MatchPolicy({name: 0.5 for name in recipe.source_names},
+                                                                     recipe.priority)))
     return path
 
 

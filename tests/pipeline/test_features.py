@@ -34,8 +34,8 @@ def image_setup(demo_dir, tmp_path):
     write_fake_run(weights, "img", "image", n_folds=1, real_image_model=True)
     recipe = recipe_from_dict(IMAGE_RECIPE)
     thresholds = tmp_path / "thresholds.json"
-    write_thresholds(thresholds, Thresholds(MatchPolicy({"image": 0.999, "tfidf": np.inf}, priority=recipe.priority,
-                                                        min2=False), recipe))
+    write_thresholds(thresholds, Thresholds.union_only(recipe, MatchPolicy({"image": 0.999, "tfidf": np.inf},
+                                                                           priority=recipe.priority, min2=False)))
     return data, weights, thresholds
 
 

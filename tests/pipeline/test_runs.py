@@ -85,5 +85,25 @@ def test_thresholds_for_sources_without_runs_are_an_error(tmp_path):
     recipe, _, _ = recipe_for_weights(load_recipe("full"), tmp_path)
     policy = MatchPolicy({"comb": 0.5, "tfidf": 0.5, "phash": 0.9})
     with pytest.raises(FileNotFoundError, match=r"tuned with source\(s\) \['comb'\]"):
-        check_policy_runs(policy, recipe, tmp_path, "t.json")
-    check_policy_runs(MatchPolicy({"tfidf": 0.5, "phash": 0.9}), recipe, tmp_path, "t.json")
+        check_policy_runs(list(policy.thresholds), recipe, tmp_path, "t.json")
+    check_policy_runs(["tfidf", "phash"], recipe, tmp_path, "t.json")
+
+
+def test_thresholds_tuned_with_another_run_are_warned_about(tmp_path):
+    from prodmatch.artifacts.weights import run_fingerprint
+    from prodmatch.pipeline.thresholds import other_runs
+    from tests.kernel.conftest import write_fake_run
+
+    weights = tmp_path / "weights"
+    run = write_fake_run(weights, "text-a", "text", n_folds=2)
+    tuned_on = {"runs": {"text": {"run": str(run), "fingerprint": run_fingerprint(run)}}}
+    assert other_runs(tuned_on, {"text": run}, "t.json") == []
+    copy = tmp_path / "copy" / "text-a"
+    import shutil
+
+    shutil.copytree(run, copy)
+    assert other_runs(tuned_on, {"text": copy}, "t.json") == []  # a copy (e.g. a Kaggle dataset) is the same run
+    model = copy / "fold1" / "model.pt"
+    model.write_bytes(model.read_bytes() + b"retrained")
+    warnings = other_runs(tuned_on, {"text": copy}, "t.json")
+    assert len(warnings) == 1 and "t.json was tuned with another text run" in warnings[0]

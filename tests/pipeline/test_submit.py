@@ -10,7 +10,7 @@ import pytest
 from prodmatch.artifacts.timings import read_timings
 from prodmatch.cli import main
 from prodmatch.data import DataDir
-from prodmatch.pipeline.submit import SubmitOptions, match_postings, submit
+from prodmatch.pipeline.submit import SubmitOptions, submit
 from prodmatch.recipes import load_recipe
 from prodmatch.search.features import Features
 from tests.conftest import REPO_ROOT
@@ -44,24 +44,25 @@ def test_make_submission_script_on_the_real_three_row_test(shopee_dir, tmp_path)
 
 def test_submit_returns_its_stages_and_writes_the_timings_schema(tiny_dir, tmp_path):
     logged = []
-    result = submit(SubmitOptions(tiny_dir, tmp_path / "s.csv", timings_json=tmp_path / "t.json", pair_model=False),
+    result = submit(SubmitOptions(tiny_dir, tmp_path / "s.csv", timings_json=tmp_path / "t.json", matcher="union"),
                     log=logged.append)
     assert list(result.timings.seconds) == ["tune_cv", "embed", "match", "write+validate"]
     assert set(result.timings.search_seconds) == {"tfidf", "phash"} and result.thresholds_saved.is_file()
     saved = read_timings(tmp_path / "t.json")
     assert saved.n_test == 9 and saved.recipe == "text-phash" and list(saved.seconds) == list(result.timings.seconds)
     assert json.loads((tmp_path / "t.json").read_text())["seconds"].keys() == result.timings.seconds.keys()
-    assert any(line.startswith("policy for 9 test postings: tfidf=") for line in logged)
+    assert any(line.startswith("for 9 test postings: union tfidf=") for line in logged)
     assert "validated" in result.summary() and len(result.match_counts) == 9
 
 
-def test_match_postings_refuses_thresholds_for_sources_the_recipe_lacks(tiny_dir):
+def test_the_union_refuses_thresholds_for_sources_that_are_not_searched(tiny_dir):
     from prodmatch.match.policy import MatchPolicy
+    from prodmatch.match.union import UnionMatcher
 
     test = DataDir.of(tiny_dir).read_test()
-    policy = MatchPolicy({"tfidf": 0.5, "image": 0.5})
-    with pytest.raises(ValueError, match=r"thresholds for sources \['image'\]"):
-        match_postings(Features.from_frame(test), load_recipe("text-phash"), policy)
+    matcher = UnionMatcher(MatchPolicy({"tfidf": 0.5, "image": 0.5}))
+    with pytest.raises(ValueError, match=r"thresholds for source\(s\) \['image'\]"):
+        matcher.match(Features.from_frame(test), load_recipe("text-phash").sources)
 
 
 def _no_tuning(monkeypatch):
@@ -141,46 +142,65 @@ def test_the_tuning_table_projects_to_the_test_size_not_70000(tmp_path):
     assert projections and all(projection == ["test", "9:"] for projection in projections)  # size curve, pair model
 
 
-def _thresholds_with_pair_model(tiny_dir, tmp_path, use: bool):
+def _thresholds_with_pair_model(tiny_dir, tmp_path, won: bool):
     """Tune on the tiny train set, then mark the pair model as the CV winner (or not) in the saved file."""
     from prodmatch.artifacts.thresholds import read_thresholds, write_thresholds
 
     submit(SubmitOptions(tiny_dir, tmp_path / "tuned.csv"), log=lambda line: None)
     thresholds = read_thresholds(tmp_path / "tuned.thresholds.json")
-    assert thresholds.pair is not None and thresholds.pair.model.model_text
-    thresholds.pair.use = use
+    assert thresholds.kinds == ["union", "pair-model"] and thresholds.by_kind("pair-model").model.model_text
+    thresholds.chosen = "pair-model" if won else "union"
     write_thresholds(tmp_path / "pair.json", thresholds)
     return tmp_path / "pair.json"
 
 
 def test_submit_matches_with_the_pair_model_when_it_won_in_cv(tiny_dir, tmp_path):
     pytest.importorskip("lightgbm")
-    path = _thresholds_with_pair_model(tiny_dir, tmp_path, use=True)
+    path = _thresholds_with_pair_model(tiny_dir, tmp_path, won=True)
     logged = []
     result = submit(SubmitOptions(tiny_dir, tmp_path / "p.csv", thresholds=path), log=logged.append)
     assert set(result.timings.search_seconds) == {"tfidf", "phash", "pair_features", "pair_model"}
-    assert list(result.policy.thresholds) == ["pair"]
-    assert any(line.startswith("pair model for 9 test postings: pair=p>=") for line in logged)
+    assert result.matcher.kind == "pair-model"
+    assert any(line.startswith("for 9 test postings: pair model pair=p>=") for line in logged)
     sub = pd.read_csv(tmp_path / "p.csv")
     assert all(pid in m.split() for pid, m in zip(sub["posting_id"], sub["matches"]))
 
     logged.clear()
-    union = submit(SubmitOptions(tiny_dir, tmp_path / "u.csv", thresholds=path, pair_model=False), log=logged.append)
-    assert set(union.timings.search_seconds) == {"tfidf", "phash"} and "pair" not in union.policy.thresholds
-    assert any("--no-pair-model" in line for line in logged)
+    union = submit(SubmitOptions(tiny_dir, tmp_path / "u.csv", thresholds=path, matcher="union"), log=logged.append)
+    assert set(union.timings.search_seconds) == {"tfidf", "phash"} and union.matcher.kind == "union"
+    assert any("the union rule as asked; the pair-model rule won in CV" in line for line in logged)
 
 
 def test_without_lightgbm_or_a_cv_win_the_union_matches(tiny_dir, tmp_path, monkeypatch):
     pytest.importorskip("lightgbm")
-    import prodmatch.pipeline.policy as policy_module
+    import prodmatch.match.pair.matcher as matcher_module
 
-    won = _thresholds_with_pair_model(tiny_dir, tmp_path, use=True)
-    monkeypatch.setattr(policy_module, "lightgbm_available", lambda: False)
+    won = _thresholds_with_pair_model(tiny_dir, tmp_path, won=True)
+    monkeypatch.setattr(matcher_module, "lightgbm_available", lambda: False)
     logged = []
     result = submit(SubmitOptions(tiny_dir, tmp_path / "a.csv", thresholds=won), log=logged.append)
-    assert "pair" not in result.policy.thresholds and any("LightGBM is not installed" in line for line in logged)
+    assert result.matcher.kind == "union"
+    assert any("LightGBM is not installed" in line and "matching with the union rule instead of pair-model" in line
+               for line in logged)
     monkeypatch.undo()
-    lost = _thresholds_with_pair_model(tiny_dir, tmp_path, use=False)
+    lost = _thresholds_with_pair_model(tiny_dir, tmp_path, won=False)
     logged.clear()
     result = submit(SubmitOptions(tiny_dir, tmp_path / "b.csv", thresholds=lost), log=logged.append)
-    assert "pair" not in result.policy.thresholds and any("did not beat the union" in line for line in logged)
+    assert result.matcher.kind == "union" and not any("pair" in line for line in logged if line.startswith("note"))
+
+
+def test_thresholds_record_what_they_were_tuned_on_and_warn_on_other_data(tiny_dir, tmp_path):
+    from tests.conftest import write_tiny_kaggle_dir
+
+    submit(SubmitOptions(tiny_dir, tmp_path / "s.csv", matcher="union"), log=lambda line: None)
+    saved = json.loads((tmp_path / "s.thresholds.json").read_text())
+    assert len(saved["tuned_on"]["data"]["fingerprint"]) == 16 and saved["tuned_on"]["runs"] == {}
+    logged = []
+    submit(SubmitOptions(tiny_dir, tmp_path / "same.csv", thresholds=tmp_path / "s.thresholds.json"),
+           log=logged.append)
+    assert not any(line.startswith("warning:") for line in logged)
+    other = write_tiny_kaggle_dir(tmp_path / "other", n_groups=30, seed=5)
+    logged.clear()
+    submit(SubmitOptions(other, tmp_path / "other.csv", thresholds=tmp_path / "s.thresholds.json"),
+           log=logged.append)
+    assert any(line.startswith("warning:") and "tuned on another train set" in line for line in logged)

@@ -16,7 +16,7 @@ def make_cv_folder(data_dir: Path, out: Path, n_folds: int = 3, pair_model: bool
     unless ``pair_model``: most report tests are about the union's report)."""
     train = DataDir.of(data_dir).read_train()
     folds = assign_folds(train, n_folds)["fold"].to_numpy()
-    result = run_cv(train, folds, load_recipe("text-phash"), pair_model=pair_model)
+    result = run_cv(train, folds, load_recipe("text-phash"), matcher=None if pair_model else "union")
     return save_cv(result, out, extra_meta={"data_dir": str(Path(data_dir).resolve()), "folds": "hashed",
                                             "wall_s": 1.0})
 

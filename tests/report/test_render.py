@@ -77,14 +77,14 @@ def test_pair_model_report_shows_its_importances_and_galleries(demo_pair_cv, dem
     html = result.path.read_text(encoding="utf-8")
     parsed = parse(html)
     cv = json.loads((demo_pair_cv / "cv.json").read_text())
-    pair = cv["pair_model"]
-    assert "pair-model" in parsed.ids and "Share of gain" in html
+    pair = cv["matchers"][1]
+    assert pair["kind"] == "pair-model" and "rules" in parsed.ids and "Share of gain" in html
     top = next(iter(pair["importances"]))
     assert top in " ".join(parsed.text)
     assert result.f1 == pytest.approx(cv["score"]["f1"])
     assert "warn" not in html.split("<main>")[1].split("</section>")[0]  # the saved policy re-applies exactly
     assert "nested, union+min2" in html and "nested, pair model" in html
-    if pair["used"]:  # the galleries are the pair model's: its wrong matches and misses, with its probability
+    if cv["chosen"] == "pair-model":  # the galleries are the pair model's: its wrong matches and misses, with its probability
         assert {"fp-pair", "fn-pair"} <= set(parsed.ids) and "fp-tfidf" not in parsed.ids
         assert "pair p = " in html or "pair 0." in html
     assert_self_contained(parsed)

@@ -1,7 +1,8 @@
 """The CV folder ``prodmatch cv`` writes and the report reads.
 
-    cv.json              the CV table, score, nested estimate, policy, size curve, timings, meta
-    thresholds.json      the tuned policy with its recipe and size curve (prodmatch.artifacts.thresholds)
+    cv.json              every decision rule's CV (score, nested estimate, policy, table rows, figures), which
+                         one matches, timings, notes, meta (:class:`CVSummary`)
+    thresholds.json      the tuned rules with their recipe (prodmatch.artifacts.thresholds)
     curves.json          per source: F1/precision/recall against its threshold (source alone)
     candidates.npz       every out-of-fold candidate pair with each source's score, and per-row
                          posting_id, label_group, fold
@@ -14,7 +15,7 @@ The folder is built in a hidden temporary folder beside the target and swapped i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -25,9 +26,12 @@ from prodmatch.artifacts.thresholds import Thresholds, read_thresholds, write_th
 from prodmatch.errors import ArgumentError, MissingInputError, OutputExistsError
 from prodmatch.fileio import atomic_dir, atomic_path, check_output_dir, read_errors, write_csv, write_json
 from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.kinds import PAIR_MODEL, UNION
 from prodmatch.match.policy import MatchPolicy
+from prodmatch.metrics import MatchScore
 from prodmatch.recipes import Recipe
 
+CV_FORMAT = 2
 CV_FILES = ("cv.json", "thresholds.json", "curves.json", "candidates.npz", "oof_predictions.csv")
 OOF_PREDICTION_COLUMNS = ["posting_id", "fold", "matches", "f1", "precision", "recall"]
 
@@ -42,14 +46,134 @@ class Candidates:
     folds: np.ndarray
 
 
-def write_cv_folder(out: str | Path, summary: dict, thresholds: Thresholds, curves: dict, candidates: Candidates,
+@dataclass
+class MatcherSummary:
+    """One decision rule's CV, as cv.json keeps it."""
+
+    kind: str
+    label: str  # how the CV output names it
+    score: MatchScore
+    nested: MatchScore | None
+    policy: MatchPolicy  # its decision on its out-of-fold table
+    rows: list[dict]  # its lines of the CV table
+    figures: dict = field(default_factory=dict)  # its own CV figures (size curve, rounds, ...)
+    facts: list[tuple[str, str]] = field(default_factory=list)  # (label, text) for the report
+    importances: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "label": self.label, "score": self.score.as_dict(),
+                "nested": None if self.nested is None else self.nested.as_dict(), "policy": self.policy.as_dict(),
+                "rows": [_jsonable_row(r) for r in self.rows], "figures": self.figures,
+                "facts": [list(f) for f in self.facts], "importances": self.importances}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MatcherSummary":
+        return cls(data["kind"], data["label"], _score(data["score"]), _score(data.get("nested")),
+                   MatchPolicy.from_dict(data["policy"]), list(data["rows"]), dict(data.get("figures") or {}),
+                   [tuple(f) for f in data.get("facts") or []], dict(data.get("importances") or {}))
+
+
+@dataclass
+class CVSummary:
+    """cv.json: every rule the CV tuned, which one matches, timings, notes and what the CV ran on."""
+
+    recipe: str
+    chosen: str  # the kind of the rule that matches
+    matchers: list[MatcherSummary]
+    timings_s: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def chosen_matcher(self) -> MatcherSummary:
+        return next(m for m in self.matchers if m.kind == self.chosen)
+
+    @property
+    def score(self) -> MatchScore:
+        return self.chosen_matcher.score
+
+    @property
+    def nested(self) -> MatchScore | None:
+        return self.chosen_matcher.nested
+
+    @property
+    def policy(self) -> MatchPolicy:
+        return self.chosen_matcher.policy
+
+    @property
+    def table(self) -> list[dict]:
+        return [row for m in self.matchers for row in m.rows]
+
+    def as_dict(self) -> dict:
+        """The rules in full, and at the top the chosen rule's score, nested estimate and policy and the whole
+        CV table, for readers that want only those."""
+        return {"format": CV_FORMAT, "recipe": self.recipe, "chosen": self.chosen,
+                "score": self.score.as_dict(), "nested": None if self.nested is None else self.nested.as_dict(),
+                "policy": self.policy.as_dict(), "table": [_jsonable_row(r) for r in self.table],
+                "matchers": [m.as_dict() for m in self.matchers],
+                "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}, "notes": self.notes,
+                "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CVSummary":
+        if data.get("format", 1) == 1:
+            return _summary_from_format_1(data)
+        matchers = [MatcherSummary.from_dict(m) for m in data["matchers"]]
+        if data["chosen"] not in [m.kind for m in matchers]:
+            raise ValueError(f"the chosen rule {data['chosen']!r} is not among the rules")
+        return cls(data["recipe"], data["chosen"], matchers, dict(data.get("timings_s") or {}),
+                   list(data.get("notes") or []), dict(data.get("meta") or {}))
+
+
+def _score(data: dict | None) -> MatchScore | None:
+    return None if data is None else MatchScore(float(data["f1"]), float(data["precision"]), float(data["recall"]),
+                                                int(data["n_rows"]))
+
+
+def _summary_from_format_1(data: dict) -> CVSummary:
+    """cv.json before format 2: the union's figures at the top (``union_*`` beside the chosen ones when a pair
+    model was tuned) and the pair model's under ``pair_model``."""
+    pair = data.get("pair_model") or None
+    used = bool(pair and pair.get("used"))
+    rows = list(data.get("table") or [])
+    is_pair = [str(r["source"]).startswith("pair model") for r in rows]
+    union_score = _score(data.get("union_score") or data["score"])
+    union_nested = _score(data.get("union_nested") if pair else data.get("nested"))
+    union_policy = MatchPolicy.from_dict(data.get("union_policy") or data["policy"])
+    matchers = [MatcherSummary(UNION, "union+min2" if union_policy.min2 else "union", union_score, union_nested,
+                               union_policy, [r for r, p in zip(rows, is_pair) if not p],
+                               {"size_curve": data.get("size_curve")})]
+    if pair:
+        nan = float("nan")
+        score = _score(data["score"]) if used else MatchScore(pair["pair_f1"], nan, nan, union_score.n_rows)
+        nested = _score(data.get("nested")) if used else (
+            None if pair.get("pair_nested_f1") is None else MatchScore(pair["pair_nested_f1"], nan, nan,
+                                                                        union_score.n_rows))
+        policy = MatchPolicy.from_dict(data["policy"]) if used else union_policy
+        matchers.append(MatcherSummary(PAIR_MODEL, "pair model", score, nested, policy,
+                                       [r for r, p in zip(rows, is_pair) if p], dict(pair),
+                                       importances=dict(pair.get("importances") or {})))
+    return CVSummary(data.get("recipe", "?"), PAIR_MODEL if used else UNION, matchers,
+                     dict(data.get("timings_s") or {}), list(data.get("notes") or []), dict(data.get("meta") or {}))
+
+
+def _jsonable_row(row: dict) -> dict:
+    threshold = row["threshold"]
+    if isinstance(threshold, dict):
+        threshold = {k: (None if v is None or not np.isfinite(v) else v) for k, v in threshold.items()}
+    elif threshold is not None and not np.isfinite(threshold):
+        threshold = None
+    return {**row, "threshold": threshold}
+
+
+def write_cv_folder(out: str | Path, summary: "CVSummary", thresholds: Thresholds, curves: dict, candidates: Candidates,
                     oof_predictions: pd.DataFrame) -> Path:
     """Write the whole folder at once (see the module doc); an existing CV folder at ``out`` is replaced."""
     out = check_cv_folder_out(out)
     if list(oof_predictions.columns) != OOF_PREDICTION_COLUMNS:
         raise ValueError(f"oof_predictions columns must be {OOF_PREDICTION_COLUMNS}")
     with atomic_dir(out, overwrite=True) as tmp:
-        write_json(tmp / "cv.json", summary)
+        write_json(tmp / "cv.json", summary.as_dict())
         write_thresholds(tmp / "thresholds.json", thresholds)
         write_json(tmp / "curves.json", curves)
         write_candidates(tmp / "candidates.npz", candidates)
@@ -97,7 +221,7 @@ class CVFolder:
     """A CV folder, loaded."""
 
     path: Path
-    info: dict  # cv.json
+    summary: CVSummary  # cv.json
     curves: dict[str, list[dict]]  # curves.json
     candidates: Candidates
     policy: MatchPolicy
@@ -122,7 +246,7 @@ class CVFolder:
 
     @property
     def meta(self) -> dict:
-        return self.info.get("meta", {})
+        return self.summary.meta
 
     @property
     def n_rows(self) -> int:
@@ -137,15 +261,17 @@ def read_cv_folder(path: str | Path) -> CVFolder:
     if missing:
         raise MissingInputError(f"{path} is not a CV folder (missing {', '.join(missing)}); "
                                 f"make one with: python -m prodmatch cv --data-dir DIR --out {path}")
-    info = _read_json(path / "cv.json")
+    try:
+        summary = CVSummary.from_dict(json.loads((path / "cv.json").read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ArgumentError(f"{path / 'cv.json'}: not a prodmatch CV summary ({exc}); re-run `prodmatch cv`") from None
     curves_path = path / "curves.json"
     curves = _read_json(curves_path) if curves_path.is_file() else {}
     candidates = read_candidates(path / "candidates.npz")
-    with read_errors(path / "cv.json", CV_REMEDY):
-        policy = MatchPolicy.from_dict(info["policy"])
+    policy = summary.policy
     recipe = read_thresholds(path / "thresholds.json").recipe
     unknown = [s for s in policy.priority if s not in candidates.table.scores]
     if unknown:
         raise ArgumentError(f"{path}: policy sources {unknown} are not in candidates.npz ({candidates.table.sources})")
     written = datetime.fromtimestamp((path / "cv.json").stat().st_mtime)
-    return CVFolder(path, info, curves, candidates, policy, recipe, written)
+    return CVFolder(path, summary, curves, candidates, policy, recipe, written)

@@ -6,6 +6,7 @@ folds here. A run's model type (image or text) is the ``model`` key of its folds
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +141,23 @@ def expected_folds(run_dir: str | Path) -> list[int] | None:
         if config.get("folds_file") is None and isinstance(config.get("n_folds"), int):
             return list(range(config["n_folds"]))
     return None
+
+
+FINGERPRINT_BYTES = 1 << 20  # model.pt is read at its start and end only: a retrained model differs there
+
+
+def run_fingerprint(run_dir: str | Path) -> str:
+    """A short hash of what a run's inference reads: each fold's config.yaml and model.pt (its size, first and
+    last MiB). Copies of a run (a Kaggle dataset's weights/) share it; a retrained run does not."""
+    digest = hashlib.sha256()
+    for fold in fold_folders(run_dir):
+        digest.update(fold.name.encode())
+        if fold.config.is_file():
+            digest.update(fold.config.read_bytes())
+        size = fold.model.stat().st_size
+        digest.update(str(size).encode())
+        with open(fold.model, "rb") as handle:
+            digest.update(handle.read(FINGERPRINT_BYTES))
+            handle.seek(max(size - FINGERPRINT_BYTES, 0))
+            digest.update(handle.read(FINGERPRINT_BYTES))
+    return digest.hexdigest()[:16]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from prodmatch.commands.arguments import int_at_least
+from prodmatch.commands.matcher_option import add_matcher_option
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 
 
@@ -20,8 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-nested", action="store_true", help="skip the nested (held-out threshold) estimate")
     parser.add_argument("--no-size-curve", action="store_true",
                         help="skip tuning on pools of growing size (size-aware thresholds for the test set)")
-    parser.add_argument("--no-pair-model", action="store_true",
-                        help="match with the union of the sources only, even if the recipe has a pair model")
+    add_matcher_option(parser, "tune")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +30,6 @@ def run(args: argparse.Namespace) -> int:
 
     options = TuneOptions(args.data_dir, load_recipe(args.recipe), args.weights, args.folds, args.n_folds,
                           args.only_folds, nested=not args.no_nested, size_curve=not args.no_size_curve, progress=True,
-                          pair_model=not args.no_pair_model)
+                          matcher=args.matcher)
     print(cross_validate(options, args.out, log=lambda line: print(line, flush=True)).summary())
     return 0

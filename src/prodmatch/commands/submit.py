@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from prodmatch.commands.arguments import int_at_least
+from prodmatch.commands.matcher_option import add_matcher_option
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 
 
@@ -31,8 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-missing-images", action="store_true",
                         help="when no test image can be used (e.g. no test_images/ folder), match by title and phash "
                              "alone instead of failing (recipes with an image model)")
-    parser.add_argument("--no-pair-model", action="store_true",
-                        help="match with the union of the sources only, even if a pair model won in CV")
+    add_matcher_option(parser, "tune (without --thresholds) and match")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = submit(SubmitOptions(args.data_dir, args.out, args.recipe, args.thresholds, args.weights, args.folds,
                                   args.n_folds, args.batch_size, args.fixed_thresholds, args.timings_json,
-                                  args.allow_missing_images, progress=True, pair_model=not args.no_pair_model),
+                                  args.allow_missing_images, progress=True, matcher=args.matcher),
                     log=lambda line: print(line, flush=True))
     print(result.summary())
     return 0

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from prodmatch.match import describe
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.match.size_aware import SizeCurve
 from prodmatch.recipes import Recipe
@@ -13,20 +13,16 @@ from prodmatch.recipes import Recipe
 
 def format_thresholds(thresholds: dict[str, float], recipe: Recipe) -> str:
     """``tfidf=0.520 phash=d<=8``."""
-    return " ".join(f"{name}={recipe.scale_of(name).threshold_text(value)}" for name, value in thresholds.items())
+    return describe.format_thresholds(thresholds, recipe.scale_of)
 
 
 def format_floor(policy: MatchPolicy, recipe: Recipe) -> str:
-    """The min2 floor on the first priority source's scale; ``none`` when min2 takes any best candidate."""
-    if not np.isfinite(policy.min2_floor):
-        return "none"
-    return recipe.scale_of(policy.priority[0]).threshold_text(policy.min2_floor)
+    return describe.format_floor(policy, recipe.scale_of)
 
 
 def format_policy(policy: MatchPolicy, recipe: Recipe) -> str:
     """``tfidf=0.520 phash=d<=8, min2 floor 0.220`` (or ``, min2 off``)."""
-    min2 = f"min2 floor {format_floor(policy, recipe)}" if policy.min2 else "min2 off"
-    return f"{format_thresholds(policy.thresholds, recipe)}, {min2}"
+    return describe.format_policy(policy, recipe.scale_of)
 
 
 def format_table(rows: list[dict], recipe: Recipe) -> str:
@@ -52,14 +48,12 @@ def format_size_curve(curve: SizeCurve, recipe: Recipe, test_sizes: tuple[int, .
     return "\n".join(lines)
 
 
-def format_pair_model(pair, used: bool, recipe: Recipe, test_sizes: tuple[int, ...] = (70_000,), top: int = 10) -> str:
-    """The pair model's lines under the CV table: which matching it chose, whether it replaced the union,
-    how its threshold moves with the test size, and its top features (``pair``: a
-    :class:`prodmatch.cv.pair.run.PairCV`)."""
+def format_pair_model(pair, recipe: Recipe, test_sizes: tuple[int, ...] = (70_000,), top: int = 10) -> str:
+    """The pair model's lines under the CV table: the matching it chose, how its threshold moves with the test
+    size, and its top features (``pair``: a :class:`prodmatch.cv.pair.run.PairModelCV`)."""
     matching = pair.matching
-    verdict = "matches instead of the union" if used else "not used: the union scored higher"
     lines = [f"pair model (LightGBM, {pair.model.rounds} rounds; early-stopped per fold: "
-             f"{' '.join(map(str, pair.rounds))}): {verdict}",
+             f"{' '.join(map(str, pair.rounds))})",
              f"  {format_policy(matching.policy, recipe)}; graph steps: {matching.graph.describe()}"]
     if pair.size is not None:
         size = pair.size

@@ -158,9 +158,10 @@ def check_wheel(path: Path) -> str:
 
 # ---------------------------------------------------------------------------------------- recipe/weights
 def choose_recipe(recipe_arg: str | None, thresholds: Path | None, weights: Path | None):
-    """(recipe, policy or None, note). ``auto``: the thresholds' recipe, else full when --weights has runs."""
+    """(recipe, the chosen decision rule's kind or None, note). ``auto``: the thresholds' recipe, else full when
+    --weights has runs."""
     from prodmatch.artifacts.weights import find_runs
-    from prodmatch.pipeline.policy import load_runnable_thresholds
+    from prodmatch.pipeline.thresholds import load_runnable_thresholds
     from prodmatch.recipes import load_recipe
 
     if thresholds is not None:
@@ -169,7 +170,7 @@ def choose_recipe(recipe_arg: str | None, thresholds: Path | None, weights: Path
         except (FileNotFoundError, ValueError) as exc:
             raise BuildError(str(exc)) from None
         recipe = chosen.thresholds.recipe
-        return recipe, chosen.thresholds.policy, f"recipe '{recipe.name}' from {thresholds}"
+        return recipe, chosen.thresholds.chosen, f"recipe '{recipe.name}' from {thresholds}"
     if recipe_arg in (None, "auto"):
         runs = find_runs(weights) if weights is not None else {}
         if runs:
@@ -301,7 +302,7 @@ def build_kernel(options: BuildOptions) -> BuildResult:
     thresholds = Path(options.thresholds) if options.thresholds else None
     if thresholds is not None and not thresholds.is_file():
         raise BuildError(f"thresholds file not found: {thresholds}")
-    recipe, policy, recipe_note = choose_recipe(options.recipe, thresholds, weights)
+    recipe, matcher, recipe_note = choose_recipe(options.recipe, thresholds, weights)
     notes.append(recipe_note)
     if thresholds is None and options.tune_data_dir is None and recipe.needs_weights:
         raise BuildError(f"recipe '{recipe.name}' needs tuned thresholds (the kernel cannot tune it: OOF "
@@ -351,7 +352,7 @@ def build_kernel(options: BuildOptions) -> BuildResult:
             write_json(dataset / "thresholds.json", data)
             thresholds_name = "thresholds.json"
         elif options.tune_data_dir is not None:
-            policy = tune_thresholds(recipe, weights, Path(options.tune_data_dir), dataset / "thresholds.json",
+            matcher = tune_thresholds(recipe, weights, Path(options.tune_data_dir), dataset / "thresholds.json",
                                      rewrite)
             thresholds_name = "thresholds.json"
             notes.append(f"thresholds tuned by CV on {options.tune_data_dir}/train.csv at build time")
@@ -371,7 +372,7 @@ def build_kernel(options: BuildOptions) -> BuildResult:
             "prodmatch_version": version, "git": git_info(options.project_root or find_project_root()),
             "dataset_id": dataset_id, "kernel_id": kernel_id, "competition": options.competition,
             "recipe": recipe.name, "recipe_file": "recipe.yaml", "thresholds": thresholds_name,
-            "policy": policy.as_dict() if policy is not None else None,
+            "matcher": matcher,
             "needs_images": recipe.needs_weights, "wheel": wheel.name, "vendored_wheels": vendored,
             "weights_dir": "weights" if runs else None, "runs": runs,
             "requires_modules": required_modules(runs),
@@ -420,4 +421,4 @@ def tune_thresholds(recipe, weights: Path | None, data_dir: Path, out: Path, rew
     thresholds = tuned.thresholds(data_dir)
     thresholds.recipe = dataclasses.replace(thresholds.recipe, spec=rewrite_selectors(thresholds.recipe.spec, rewrite))
     write_thresholds(out, thresholds)
-    return thresholds.policy
+    return thresholds.chosen

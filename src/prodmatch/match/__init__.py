@@ -1,7 +1,2 @@
-"""From candidate scores to matches: thresholds, union, min2, cap, blending, tuning."""
-
-from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.evaluate import PolicyEvaluator
-from prodmatch.match.policy import MatchPolicy, select_matches
-
-__all__ = ["CandidateTable", "MatchPolicy", "PolicyEvaluator", "select_matches"]
+"""From candidate scores to matches: the candidate table, policies (thresholds, union, min2, cap), the decision
+rules behind one Matcher protocol (:mod:`prodmatch.match.matcher`), evaluation and tuning."""

@@ -48,6 +48,22 @@ class MatchPolicy:
         return cls(**data)
 
 
+def policy_problems(policy: MatchPolicy, scale_of) -> list[str]:
+    """What is wrong with a policy read from a file: a threshold that is NaN or outside its scale's range (+inf,
+    a switched-off source, is fine), a min2 floor likewise (-inf: no floor)."""
+    problems = []
+    for name, value in policy.thresholds.items():
+        low, high = scale_of(name).bounds
+        if value != np.inf and not low <= value <= high:
+            problems.append(f"threshold {name}={value} is outside its scale's range [{low}, {high}]")
+    if policy.priority:
+        low, high = scale_of(policy.priority[0]).bounds
+        floor = policy.min2_floor
+        if floor != -np.inf and not low <= floor <= high:
+            problems.append(f"min2 floor {floor} is outside the range [{low}, {high}] of {policy.priority[0]}")
+    return problems
+
+
 def priority_order(table: CandidateTable, priority: list[str]) -> np.ndarray:
     """Pair positions sorted by row, then best first: lexicographic over the ``priority`` sources."""
     keys = [-table.score(s) for s in reversed(priority)]  # lexsort: last key is primary

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from prodmatch.data import DataDir, assign_folds, read_folds
+from prodmatch.data.fingerprint import frame_fingerprint
 from prodmatch.data.folds import DEFAULT_N_FOLDS, default_folds_path
 from prodmatch.errors import ArgumentError
 from prodmatch.pipeline.runs import oof_embeddings_for, recipe_for_weights
@@ -26,6 +27,7 @@ class CVInputs:
     runs: dict[str, Path]  # embedding name -> run dir
     embeddings: dict[str, np.ndarray] | None
     notes: list[str]
+    train_fingerprint: str = ""  # of the whole train.csv (prodmatch.data.fingerprint), before rows are left out
 
     def only_folds(self, folds: list[int]) -> "CVInputs":
         keep = np.isin(self.folds, folds)
@@ -68,6 +70,7 @@ def prepare_cv(data_dir: str | Path, recipe: Recipe, weights_dir: str | Path | N
     training fold 0 alone, CV scores fold 0), and optional embeddings without a run drop their sources.
     """
     train = DataDir.of(data_dir).read_train()
+    fingerprint = frame_fingerprint(train)
     folds, folds_source = load_fold_ids(train, data_dir, folds_path, n_folds)
     recipe, runs, notes = recipe_for_weights(recipe, weights_dir or "weights")
     notes = [*notes, *lonely_fold_notes(train, folds)]
@@ -79,4 +82,4 @@ def prepare_cv(data_dir: str | Path, recipe: Recipe, weights_dir: str | Path | N
             notes.append(f"CV on folds {kept} only ({int(covered.sum())} of {len(train)} rows): the other folds "
                          "have no trained model yet")
             train, folds = train[covered].reset_index(drop=True), folds[covered]
-    return CVInputs(train, folds, folds_source, recipe, runs, embeddings, notes)
+    return CVInputs(train, folds, folds_source, recipe, runs, embeddings, notes, fingerprint)

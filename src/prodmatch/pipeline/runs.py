@@ -88,9 +88,10 @@ def image_embeddings(runs: dict[str, Path]) -> list[str]:
     return [name for name, run_dir in runs.items() if run_model_type(run_dir) == "image"]
 
 
-def check_policy_runs(policy, recipe: Recipe, weights_dir: str | Path, thresholds_path: str | Path) -> None:
+def check_policy_runs(tuned_sources: list[str], recipe: Recipe, weights_dir: str | Path,
+                      thresholds_path: str | Path) -> None:
     """Every source the thresholds were tuned with must run: a missing run is an error, not a silent drop."""
-    missing = sorted(set(policy.thresholds) - set(recipe.source_names))
+    missing = sorted(set(tuned_sources) - set(recipe.source_names))
     if missing:
         dropped = (recipe.spec.get("dropped_sources") or {}).get("missing_embeddings", [])
         raise MissingInputError(

@@ -1,6 +1,6 @@
-"""``make_submission.py``: thresholds (given, or tuned by CV on train.csv), test embeddings, candidate search,
-matching (the pair model's when it won in CV, else the union's), and a validated submission.csv -- each
-stage timed by one :class:`StageTimings`.
+"""``make_submission.py``: thresholds (given, or tuned by CV on train.csv), the rule to match with moved to the
+test size, test embeddings, the rule's matches, and a validated submission.csv -- each stage timed by one
+:class:`StageTimings`.
 
 Before any work, every output path is checked (:func:`check_outputs`) and the output is locked, so two runs
 writing the same ``--out`` cannot leave the submission of one beside the ``<out>.thresholds.json`` of the other.
@@ -8,28 +8,20 @@ writing the same ``--out`` cannot leave the submission of one beside the ``<out>
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prodmatch.artifacts.submission import write_submission
 from prodmatch.artifacts.thresholds import beside_submission, write_thresholds
 from prodmatch.artifacts.timings import EMBED_STAGE, MATCH_STAGE, TUNE_STAGE, WRITE_STAGE, StageTimings, write_timings
-from prodmatch.cv import format_policy, format_size_curve
 from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
-from prodmatch.errors import ArgumentError
 from prodmatch.fileio import check_output_file, output_lock
-from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.pair.matching import PairMatching, pair_candidates, predict_probability, probability_table
-from prodmatch.match.pair.model import PairModel
-from prodmatch.match.policy import MatchPolicy, PolicyApplier, match_lists
+from prodmatch.match.matcher import Matcher
 from prodmatch.pipeline.features import features_for_test
-from prodmatch.pipeline.policy import RunnablePolicy, load_runnable_thresholds
+from prodmatch.pipeline.thresholds import RunnableThresholds, load_runnable_thresholds, other_data
 from prodmatch.pipeline.tune import Log, TuneOptions, tune
 from prodmatch.recipes import Recipe, load_recipe
-from prodmatch.search.features import Features
-from prodmatch.search.sources import search_all
 
 
 @dataclass
@@ -46,14 +38,14 @@ class SubmitOptions:
     timings_json: str | Path | None = None
     allow_missing_images: bool = False  # no usable test image: match by title and phash instead of failing
     progress: bool = False  # progress bars for tuning and embedding
-    pair_model: bool = True  # False (--no-pair-model): match with the union even if a pair model won in CV
+    matcher: str | None = None  # match with this rule (prodmatch.match.kinds) instead of the one that won in CV
 
 
 @dataclass
 class SubmitResult:
     out: Path
     recipe: Recipe
-    policy: MatchPolicy
+    matcher: Matcher  # the rule that matched, moved to the test size
     match_counts: list[int]
     timings: StageTimings
     thresholds_saved: Path | None = None
@@ -69,28 +61,6 @@ class SubmitResult:
         return "\n".join(lines)
 
 
-def candidate_table(features: Features, recipe: Recipe) -> tuple[CandidateTable, dict[str, float]]:
-    """Every source of the recipe run on one set of postings: the table and the seconds each source took."""
-    neighbours, seconds = search_all(recipe.sources, features)
-    return CandidateTable.from_sources(neighbours), seconds
-
-
-def match_postings(features: Features, recipe: Recipe, policy: MatchPolicy) -> tuple[list[list[str]], dict]:
-    """Match lists (each posting first, then its matches best first) and the seconds each source searched."""
-    missing = set(policy.thresholds) - set(recipe.source_names)
-    if missing:
-        raise ArgumentError(f"thresholds for sources {sorted(missing)} that recipe '{recipe.name}' does not run")
-    table, seconds = candidate_table(features, recipe)
-    return _apply(table, policy, features), seconds
-
-
-def _apply(table: CandidateTable, policy: MatchPolicy, features: Features) -> list[list[str]]:
-    """The policy's match lists over one set of postings searched together (each posting first)."""
-    applier = PolicyApplier(table, policy.priority)
-    mask = applier.mask(policy)
-    return match_lists(table, mask, features.posting_ids, features.posting_ids, applier.order)
-
-
 def check_outputs(options: SubmitOptions, data: DataDir) -> Path:
     """Every file the run will write, checked before any work: not an input, not a folder, device or link."""
     inputs = [data.test_csv, data.train_csv, data.sample_submission_csv, options.thresholds]
@@ -101,51 +71,18 @@ def check_outputs(options: SubmitOptions, data: DataDir) -> Path:
     return out
 
 
-def match_postings_with_pair_model(features: Features, recipe: Recipe, model: PairModel, matching: PairMatching
-                                   ) -> tuple[list[list[str]], dict]:
-    """Match lists from the pair model's probabilities, and the seconds of each source's search, of the pair
-    features and of the model's predictions."""
-    found = pair_candidates(features, recipe.sources)
-    started = time.perf_counter()
-    probability = predict_probability(found.table, found.features, model)
-    seconds = {**found.seconds, "pair_model": time.perf_counter() - started}
-    return _apply(probability_table(found.table, probability, matching.graph), matching.policy, features), seconds
-
-
-def _pair_matching(chosen: RunnablePolicy, options: SubmitOptions, n_test: int, recipe: Recipe, log: Log):
-    """The pair model and its matching for ``n_test`` postings, or (None, None) when the union matches."""
-    pair, note = chosen.pair_model(options.pair_model)
-    if note:
-        log(f"note: {note}")
-    if pair is None:
-        return None, None
-    matching = chosen.pair_for_test_size(pair, n_test, options.fixed_thresholds)
-    log(f"pair model for {n_test} test postings: {format_policy(matching.policy, recipe)}, graph steps: "
-        f"{matching.graph.describe()}")
-    return pair, matching
-
-
-def _tuned_policy(options: SubmitOptions, n_test: int, log: Log) -> tuple[RunnablePolicy, Path]:
+def _tuned(options: SubmitOptions, n_test: int, log: Log) -> tuple[RunnableThresholds, Path]:
     """Tune on train.csv (size curve unless fixed thresholds) and save the thresholds beside the output."""
     recipe = load_recipe(options.recipe or "text-phash")
     tuned = tune(TuneOptions(options.data_dir, recipe, options.weights, options.folds, options.n_folds, nested=False,
                              size_curve=not options.fixed_thresholds, progress=options.progress,
-                             pair_model=options.pair_model), log)
+                             matcher=options.matcher), log)
     log(tuned.result.format_table(test_sizes=(n_test,)))
     thresholds = tuned.thresholds(options.data_dir)
     saved = beside_submission(options.out)
     write_thresholds(saved, thresholds)
     log(f"tuned on {len(tuned.inputs.train)} train rows ({tuned.inputs.folds_source}); thresholds saved to {saved}")
-    return RunnablePolicy(thresholds, tuned.inputs.recipe, tuned.inputs.runs, tuned.inputs.notes), saved
-
-
-def _given_policy(options: SubmitOptions, n_test: int, log: Log) -> RunnablePolicy:
-    chosen = load_runnable_thresholds(options.thresholds, options.weights, options.recipe)
-    log(f"thresholds from {options.thresholds}")
-    curve = chosen.thresholds.size_curve
-    if curve is not None and not options.fixed_thresholds:
-        log(format_size_curve(curve, chosen.recipe, (n_test,)))
-    return chosen
+    return RunnableThresholds(thresholds, tuned.inputs.recipe, tuned.inputs.runs, tuned.inputs.notes), saved
 
 
 def submit(options: SubmitOptions, log: Log = print) -> SubmitResult:
@@ -161,31 +98,31 @@ def _submit(options: SubmitOptions, data: DataDir, log: Log) -> SubmitResult:
     test = data.read_test()
     saved = None
     if options.thresholds:
-        chosen = _given_policy(options, len(test), log)
+        runnable = load_runnable_thresholds(options.thresholds, options.weights, options.recipe)
+        runnable.warnings += other_data(runnable.thresholds.tuned_on, data.train_csv, options.thresholds)
+        log(f"thresholds from {options.thresholds}")
     else:
         with timings.stage(TUNE_STAGE):
-            chosen, saved = _tuned_policy(options, len(test), log)
-    recipe = chosen.recipe
-    for note in chosen.notes:
+            runnable, saved = _tuned(options, len(test), log)
+    recipe = runnable.recipe
+    matcher, notes = runnable.matcher_for(len(test), options.matcher, options.fixed_thresholds)
+    notes = runnable.notes + notes
+    for note in notes:
         log(f"note: {note}")
-    policy = chosen.for_test_size(len(test), options.fixed_thresholds)
-    pair, matching = _pair_matching(chosen, options, len(test), recipe, log)
-    if matching is None:
-        log(f"policy for {len(test)} test postings: {format_policy(policy, recipe)}")
-    else:
-        policy = matching.policy
+    for warning in runnable.warnings:
+        log(f"warning: {warning}")
+    log(f"for {len(test)} test postings: {matcher.describe(recipe.scale_of)}")
     with timings.stage(EMBED_STAGE):
-        features = features_for_test(chosen.runs, recipe, test, data.test_images, options.batch_size,
+        features = features_for_test(runnable.runs, recipe, test, data.test_images, options.batch_size,
                                      options.allow_missing_images, options.progress, log)
     with timings.stage(MATCH_STAGE):
-        if matching is not None:
-            matches, timings.search_seconds = match_postings_with_pair_model(features, recipe, pair.model, matching)
-        else:
-            matches, timings.search_seconds = match_postings(features, recipe, policy)
+        matched = matcher.match(features, recipe.sources)
+        matches = matched.match_lists(features.posting_ids)
+        timings.search_seconds = matched.seconds
     with timings.stage(WRITE_STAGE):
         write_submission(options.out, features.posting_ids, matches, test)
     timings.n_test, timings.recipe = len(test), recipe.name
     timings.finish()
     if options.timings_json:
         write_timings(options.timings_json, timings)
-    return SubmitResult(Path(options.out), recipe, policy, [len(m) for m in matches], timings, saved, chosen.notes)
+    return SubmitResult(Path(options.out), recipe, matcher, [len(m) for m in matches], timings, saved, notes)

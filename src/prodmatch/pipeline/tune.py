@@ -10,6 +10,7 @@ from pathlib import Path
 
 from prodmatch.artifacts.cv_folder import CV_FILES, check_cv_folder_out
 from prodmatch.artifacts.thresholds import Thresholds
+from prodmatch.artifacts.weights import run_fingerprint
 from prodmatch.cv import CVResult, run_cv, save_cv
 from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
@@ -30,7 +31,7 @@ class TuneOptions:
     nested: bool = True
     size_curve: bool = True
     progress: bool = False
-    pair_model: bool = True  # False: the union only, even for a recipe with a pair model
+    matcher: str | None = None  # tune only this decision rule (prodmatch.match.kinds); None: all the recipe's
 
 
 @dataclass
@@ -40,8 +41,16 @@ class Tuned:
     seconds: float
 
     def thresholds(self, data_dir: str | Path) -> Thresholds:
-        """The tuned policy as saved in thresholds.json, with what it was tuned on."""
-        return self.result.thresholds({"folds": self.inputs.folds_source, "data_dir": str(Path(data_dir).resolve())})
+        """The tuned rules as saved in thresholds.json, with what they were tuned on."""
+        return self.result.thresholds(provenance(self.inputs, data_dir))
+
+
+def provenance(inputs: CVInputs, data_dir: str | Path) -> dict:
+    """What thresholds were tuned on, so that a later run can tell when it meets other data or other runs."""
+    return {"folds": inputs.folds_source, "data_dir": str(Path(data_dir).resolve()),
+            "data": {"train_csv": str(DataDir.of(data_dir).train_csv.resolve()), "fingerprint": inputs.train_fingerprint},
+            "runs": {name: {"run": str(Path(run).resolve()), "fingerprint": run_fingerprint(run)}
+                     for name, run in inputs.runs.items()}}
 
 
 def tune(options: TuneOptions, log: Log = print) -> Tuned:
@@ -55,7 +64,7 @@ def tune(options: TuneOptions, log: Log = print) -> Tuned:
     log(f"CV of recipe '{inputs.recipe.name}' on {DataDir.of(options.data_dir).train_csv} ({len(inputs.train)} rows, "
         f"folds: {inputs.folds_source})")
     result = run_cv(inputs.train, inputs.folds, inputs.recipe, inputs.embeddings, nested=options.nested,
-                    size_curve=options.size_curve, progress=options.progress, pair_model=options.pair_model)
+                    size_curve=options.size_curve, progress=options.progress, matcher=options.matcher)
     return Tuned(result, inputs, time.perf_counter() - started)
 
 
@@ -85,7 +94,7 @@ def cross_validate(options: TuneOptions, out: str | Path | None = None, log: Log
                               [options.data_dir, options.weights, options.folds])
     tuned = tune(options, log)
     inputs = tuned.inputs
-    save_cv(tuned.result, out, extra_meta={
+    save_cv(tuned.result, out, tuned_on=provenance(inputs, options.data_dir), extra_meta={
         "data_dir": str(Path(options.data_dir).resolve()), "folds": inputs.folds_source,
         "runs": {k: str(v) for k, v in inputs.runs.items()}, "notes": inputs.notes,
         "wall_s": round(time.perf_counter() - started, 2)})

@@ -3,9 +3,11 @@
 A recipe is a YAML file; the built-in ones live beside this module (``text-phash``, ``full``).
 ``load_recipe("text-phash")`` or ``load_recipe("my-recipe.yaml")``.
 
-An optional ``pair_model`` section puts a pair model (:mod:`prodmatch.match.pair.model`) over the
-candidates: ``use: auto`` matches with it when LightGBM is installed and it beats the union in CV,
-``use: never`` keeps the union; ``params`` overrides LightGBM parameters.
+The decision rules CV tunes (:mod:`prodmatch.match.kinds`) are the union of the sources' thresholds, always,
+and those the recipe adds. An optional ``pair_model`` section puts a pair model
+(:mod:`prodmatch.match.pair.model`) over the candidates: ``use: auto`` tunes it too, and it matches when
+LightGBM is installed and it beats the union in CV; ``use: never`` keeps the union; ``params`` overrides
+LightGBM parameters.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from prodmatch.errors import ArgumentError
+from prodmatch.match.kinds import PAIR_MODEL, UNION
 from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
 from prodmatch.recipes.schema import SOURCE_TYPES, check_recipe, read_yaml_file
@@ -42,13 +45,15 @@ class Recipe:
     pair_model: dict = field(default_factory=dict)  # {use: auto|never, params: {...}}; empty: no pair model
 
     @property
-    def wants_pair_model(self) -> bool:
-        """The recipe asks for a pair model (it is used only where LightGBM is installed and it wins in CV)."""
-        return bool(self.pair_model) and self.pair_model.get("use", "auto") != "never"
+    def matcher_kinds(self) -> list[str]:
+        """The decision rules CV tunes for this recipe, in order: the union, then the pair model when the recipe
+        has one (each matches only where it can run and wins in CV)."""
+        wants_pair_model = bool(self.pair_model) and self.pair_model.get("use", "auto") != "never"
+        return [UNION] + ([PAIR_MODEL] if wants_pair_model else [])
 
-    @property
-    def pair_model_params(self) -> dict:
-        return dict(self.pair_model.get("params") or {})
+    def matcher_params(self, kind: str) -> dict:
+        """The recipe's parameters for one rule (LightGBM's for the pair model)."""
+        return dict(self.pair_model.get("params") or {}) if kind == PAIR_MODEL else {}
 
     @property
     def source_names(self) -> list[str]:

@@ -13,7 +13,6 @@ from prodmatch.artifacts.cv_folder import CV_FILES, read_cv_folder
 from prodmatch.data import DataDir
 from prodmatch.errors import ArgumentError, MissingInputError
 from prodmatch.fileio import atomic_open, check_output_file
-from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.report.analysis import (
     align_train,
     build_galleries,
@@ -55,15 +54,15 @@ def build_context(cv_dir: str | Path, data_dir: str | Path | None = None, n_exam
     if not np.array_equal(labels, cv.labels):
         warnings.append(f"label_group in {data.train_csv} differs from the CV folder's for "
                         f"{int((labels != cv.labels).sum()):,} rows; the report uses the CV folder's labels.")
-    # the pair model's column is in the CV table's rows even when the union matched (and the table lacks it)
-    columns = [*cv.table.sources, *([PAIR_COLUMN] if cv.info.get("pair_model") else [])]
+    # every rule's columns are in the CV table's rows, also those of rules that did not match (the table lacks them)
+    columns = [*cv.table.sources, *(name for m in cv.summary.matchers for name in m.policy.thresholds)]
     scales = {source: cv.recipe.scale_of(source) for source in dict.fromkeys(columns)}
     outcome = compute_outcome(cv.table, cv.labels, cv.policy, scales)
-    saved = cv.info.get("score", {}).get("f1")
-    if saved is not None and abs(outcome.score["f1"] - saved) > 1e-6:
+    saved = cv.summary.score.f1
+    if abs(outcome.score["f1"] - saved) > 1e-6:
         warnings.append(f"Re-applying the saved policy gives F1 {outcome.score['f1']:.6f}, cv.json says {saved:.6f}: "
                         "the CV folder may come from another prodmatch version.")
-    table_rows = {row["source"]: row for row in cv.info.get("table", [])}
+    table_rows = {row["source"]: row for row in cv.summary.table}
     curve_plots = {}
     for source, points in cv.curves.items():
         if not points:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.artifacts.cv_folder import CVFolder
+from prodmatch.artifacts.cv_folder import CVFolder, CVSummary
 from prodmatch.report.analysis import (
     ErrorCounts,
     Example,
@@ -54,11 +54,11 @@ class ReportContext:
 
 
 def render_html(ctx: ReportContext) -> str:
-    recipe = ctx.cv.info.get("recipe", "?")
+    recipe = ctx.cv.summary.recipe
     body = "\n".join([
         _summary(ctx),
         _cv_table(ctx),
-        _pair_model(ctx),
+        _rules(ctx),
         _curves(ctx),
         _group_sizes(ctx),
         _errors(ctx),
@@ -80,7 +80,7 @@ def render_html(ctx: ReportContext) -> str:
 <header class="top"><div class="inner">
 <h1>CV report: {esc(recipe)}</h1>
 <span class="sub">{esc(display_path(ctx.data_dir))} &middot; {ctx.cv.n_rows:,} rows &middot; F1 {ctx.outcome.score["f1"]:.4f}</span>
-<nav><a href="#summary">Summary</a><a href="#cv-table">CV table</a>{_pair_model_link(ctx)}<a href="#curves">Thresholds</a>
+<nav><a href="#summary">Summary</a><a href="#cv-table">CV table</a><a href="#rules">Decision rules</a><a href="#curves">Thresholds</a>
 <a href="#group-size">Group size</a><a href="#errors">Errors</a></nav>
 </div></header>
 <main>
@@ -98,19 +98,19 @@ Self-contained: plots and thumbnails are embedded; nothing is loaded from the ne
 
 
 def _summary(ctx: ReportContext) -> str:
-    info, meta = ctx.cv.info, ctx.cv.meta
-    score, nested = info["score"], info.get("nested")
-    final_name = _chosen_row(info)["source"] if info.get("table") else "policy"
+    summary, meta = ctx.cv.summary, ctx.cv.meta
+    score, nested = summary.score, summary.nested
+    final_name = _chosen_row(summary)["source"] if summary.table else "policy"
     tiles = [
-        ("main", f"CV F1 ({final_name})", f"{score['f1']:.4f}"),
-        ("", "Nested CV F1", f"{nested['f1']:.4f}" if nested else "—"),
-        ("", "Precision", f"{score['precision']:.4f}"),
-        ("", "Recall", f"{score['recall']:.4f}"),
+        ("main", f"CV F1 ({final_name})", f"{score.f1:.4f}"),
+        ("", "Nested CV F1", f"{nested.f1:.4f}" if nested else "—"),
+        ("", "Precision", f"{score.precision:.4f}"),
+        ("", "Recall", f"{score.recall:.4f}"),
     ]
     tiles_html = "".join(f'<div class="tile {cls}"><div class="label">{esc(label)}</div>'
                          f'<div class="value">{esc(value)}</div></div>' for cls, label, value in tiles)
     fold_sizes = meta.get("fold_sizes") or {}
-    timings = info.get("timings_s", {})
+    timings = summary.timings_s
     total = timings.get("total", meta.get("wall_s"))
     breakdown = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items() if k != "total")
     policy = ctx.cv.policy
@@ -124,7 +124,7 @@ def _summary(ctx: ReportContext) -> str:
     thresholds = " &middot; ".join(f"{esc(s)} {esc(ctx.outcome.threshold_text(s, t))}"
                                    for s, t in policy.thresholds.items())
     facts = [
-        ("Recipe", esc(info.get("recipe", "?"))),
+        ("Recipe", esc(summary.recipe)),
         ("Data dir", esc(display_path(ctx.data_dir))),
         ("Rows / groups", f"{meta.get('n_rows', ctx.cv.n_rows):,} rows in {meta.get('n_groups', 0):,} label groups"),
         ("Folds", f"{meta.get('n_folds', len(fold_sizes))} ({esc(meta.get('folds', ''))}): "
@@ -153,34 +153,28 @@ def _threshold_cell(outcome: Outcome, source: str, threshold) -> str:
     return esc(outcome.threshold_text(source, float(threshold)))
 
 
-def _is_pair_row(row: dict) -> bool:
-    return str(row["source"]).startswith("pair model")
-
-
-def _chosen_row(info: dict) -> dict:
-    """The CV table's row of the matching the CV chose: the pair model's last row when it won, else the
-    union's last row."""
-    used = bool((info.get("pair_model") or {}).get("used"))
-    rows = [r for r in info["table"] if _is_pair_row(r) == used] or info["table"]
+def _chosen_row(summary: CVSummary) -> dict:
+    """The CV table's row of the rule the CV chose: its last row."""
+    rows = summary.chosen_matcher.rows or summary.table
     return rows[-1]
 
 
-def _table_columns(info: dict, policy_sources: list[str]) -> list[str]:
-    """Every source with a threshold somewhere in the table (the union's sources, then the pair model's)."""
+def _table_columns(summary: CVSummary, policy_sources: list[str]) -> list[str]:
+    """Every column with a threshold somewhere in the table (each rule's, in the order the rules were tried)."""
     columns = []
-    for row in info.get("table", []):
+    for row in summary.table:
         names = list(row["threshold"]) if isinstance(row["threshold"], dict) else [row["source"]]
         columns += [n for n in names if n not in columns]
     return columns or list(policy_sources)
 
 
 def _cv_table(ctx: ReportContext) -> str:
-    info = ctx.cv.info
-    sources = _table_columns(info, list(ctx.cv.policy.thresholds))
+    summary = ctx.cv.summary
+    sources = _table_columns(summary, list(ctx.cv.policy.thresholds))
     head = "".join(f'<th>{esc(s)} threshold</th>' for s in sources)
     rows = []
-    table_rows = info.get("table", [])
-    chosen = _chosen_row(info) if table_rows else None
+    table_rows = summary.table
+    chosen = _chosen_row(summary) if table_rows else None
     for row in table_rows:
         threshold = row["threshold"]
         cells = []
@@ -193,24 +187,17 @@ def _cv_table(ctx: ReportContext) -> str:
                 cells.append('<td class="off">—</td>')
         cls = ' class="final"' if row is chosen else ""
         rows.append(f"<tr{cls}><td>{esc(row['source'])}</td>{''.join(cells)}{_metric_cells(row)}</tr>")
-    pair = info.get("pair_model")
-    nested_rows = [("nested (held-out folds)", info.get("nested"))]
-    if pair:
-        nested_rows = [("nested, union+min2", info.get("union_nested")),
-                       ("nested, pair model", info.get("nested") if pair.get("used") else None)]
-        if not pair.get("used") and pair.get("pair_nested_f1") is not None:
-            nested_rows[1] = ("nested, pair model", {"f1": pair["pair_nested_f1"], "precision": np.nan,
-                                                     "recall": np.nan})
-    for name, nested in nested_rows:
-        if nested:
+    for matcher in summary.matchers:
+        if matcher.nested is not None:
             empty = "".join('<td class="off">tuned per fold</td>' for _ in sources)
-            rows.append(f'<tr class="nested"><td>{esc(name)}</td>{empty}{_metric_cells(nested)}</tr>')
+            rows.append(f'<tr class="nested"><td>nested, {esc(matcher.label)}</td>{empty}'
+                        f'{_metric_cells(matcher.nested.as_dict())}</tr>')
     note = ("Each source alone, then the union (a pair matches when any source clears its threshold), then the "
             "union with min2. phash thresholds are Hamming distances between the 64-bit hashes (d ≤ x). The "
-            "nested row scores every fold with thresholds tuned on the other folds only.")
-    if pair:
-        note += (" The pair model rows threshold its out-of-fold probability that a pair matches (p ≥ x); the "
-                 "highlighted row is what the CV chose.")
+            "nested rows score every fold with thresholds tuned on the other folds only.")
+    if len(summary.matchers) > 1:
+        note += (" The rows of each further decision rule follow (the pair model thresholds its out-of-fold "
+                 "probability that a pair matches, p ≥ x); the highlighted row is what the CV chose.")
     return f"""<section id="cv-table">
 <h2>CV table</h2>
 <table class="data"><thead><tr><th>Source</th>{head}<th class="num">F1</th><th class="num">Precision</th>
@@ -225,55 +212,38 @@ def _metric_cells(row: dict) -> str:
                    else '<td class="num off">—</td>' for m in ("f1", "precision", "recall"))
 
 
-# ------------------------------------------------------------------------------------------- pair model
+# ------------------------------------------------------------------------------------------- decision rules
 
 
-def _pair_model_link(ctx: ReportContext) -> str:
-    return '<a href="#pair-model">Pair model</a>' if ctx.cv.info.get("pair_model") else ""
+def _rules(ctx: ReportContext, top: int = 20) -> str:
+    """Every decision rule the CV tuned: whether it matches, its facts, and its feature importances (if any)."""
+    summary = ctx.cv.summary
+    blocks = []
+    for matcher in summary.matchers:
+        verdict = ("matches: it won in CV" if matcher.kind == summary.chosen
+                   else f"not used: {summary.chosen_matcher.label} scored higher in CV")
+        facts = [("Verdict", verdict), *matcher.facts]
+        facts_html = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
+        blocks.append(f"<h3>{esc(matcher.label)}</h3>\n<dl class=\"facts\">{facts_html}</dl>")
+        if matcher.importances:
+            blocks.append(_importances(matcher.importances, top))
+    return f"""<section id="rules">
+<h2>Decision rules</h2>
+{''.join(blocks)}
+</section>"""
 
 
-def _pair_model(ctx: ReportContext, top: int = 20) -> str:
-    """The pair model's verdict, CV figures and feature importances (share of the gain)."""
-    pair = ctx.cv.info.get("pair_model")
-    if not pair:
-        return ""
-    verdict = ("matches instead of the union: it beat the union in CV" if pair.get("used")
-               else "not used: the union scored higher in CV")
-
-    def f1(key):
-        value = pair.get(key)
-        return "—" if value is None else f"{value:.4f}"
-
-    size = pair.get("size_check") or {}
-    facts = [
-        ("Verdict", esc(verdict)),
-        ("F1 (CV / nested)", f"union+min2 {f1('union_f1')} / {f1('union_nested_f1')} &middot; pair model "
-                             f"{f1('pair_f1')} / {f1('pair_nested_f1')}"),
-        ("Graph steps", esc(pair.get("graph", "none"))
-         + (f" (nested without them {f1('pair_nested_f1_without_graph')})" if pair.get("graph") != "none" else "")),
-        ("Boosting rounds", f"{pair.get('final_rounds')} (early-stopped per fold: "
-                            f"{esc(' '.join(map(str, pair.get('rounds_per_fold', []))))})"),
-    ]
-    if size:
-        facts.append(("Test size", f"best threshold {size['small_threshold']:.2f} on folds searched alone "
-                                   f"({size['small_size']:,.0f} rows), {size['big_threshold']:.2f} on two folds "
-                                   f"together ({size['big_size']:,.0f}): {size['logit_slope']:+.2f} logit per "
-                                   "doubling of the test set"))
-    facts_html = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
-    shares = list((pair.get("importances") or {}).items())[:top]
+def _importances(importances: dict[str, float], top: int) -> str:
+    shares = list(importances.items())[:top]
     largest = max((v for _, v in shares), default=1.0) or 1.0
     rows = "".join(f"<tr><td>{esc(name)}</td><td class='num bar' style='--w:{100 * share / largest:.1f}%'>"
                    f"{share:.3f}</td></tr>" for name, share in shares)
-    return f"""<section id="pair-model">
-<h2>Pair model</h2>
-<dl class="facts">{facts_html}</dl>
-<table class="data"><thead><tr><th>Feature (top {len(shares)})</th><th class="num">Share of gain</th></tr></thead>
+    return f"""<table class="data"><thead><tr><th>Feature (top {len(shares)})</th><th class="num">Share of gain</th></tr></thead>
 <tbody>{rows}</tbody></table>
 <p class="note">Gain summed over the trees, as a share of all gain, averaged over the out-of-fold models. A feature
 is named after its source (score, proposed, rank both ways, gap to the best and 5th candidate, density) or is a
-title feature (shared tokens, rare tokens, quantities/numbers/codes that disagree). When the pair model matches,
-the galleries below show its wrong matches and misses; its chip is the probability.</p>
-</section>"""
+title feature (shared tokens, rare tokens, quantities/numbers/codes that disagree). When this rule matches,
+the galleries below show its wrong matches and misses; its chip is the probability.</p>"""
 
 
 # ------------------------------------------------------------------------------------------- curves

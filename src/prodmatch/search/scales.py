@@ -19,6 +19,7 @@ class CosineScale:
     """Similarity in [-1, 1]; thresholds 0.10..0.99 in steps of 0.01."""
 
     is_distance = False
+    bounds = (-1.0, 1.0)  # every score this scale can give
 
     def grid(self) -> np.ndarray:
         return np.round(np.arange(0.10, 0.995, 0.01), 4)
@@ -47,6 +48,7 @@ class HammingScale:
     bits: int = PHASH_BITS
     max_distance: int = 16
     is_distance = True
+    bounds = (0.0, 1.0)  # distance bits .. 0
 
     def grid(self) -> np.ndarray:
         return distance_to_score(np.arange(0, self.max_distance + 1), self.bits).astype(np.float64)
@@ -80,6 +82,7 @@ class ProbabilityScale:
     """A model's probability that a pair matches (the pair model's score); thresholds 0.02..0.98 by 0.01."""
 
     is_distance = False
+    bounds = (0.0, 1.0)
 
     def grid(self) -> np.ndarray:
         return np.round(np.arange(0.02, 0.985, 0.01), 4)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prodmatch.match import CandidateTable, PolicyEvaluator
+from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.evaluate import PolicyEvaluator
 from prodmatch.match.tuning import tune_source
 from prodmatch.search.dense import dense_neighbours
 from prodmatch.search.features import Features

@@ -8,7 +8,8 @@ import pytest
 
 import prodmatch.cv.pair.candidates as pairs_module
 from prodmatch.artifacts.thresholds import read_thresholds
-from prodmatch.cv import oof_candidates, run_cv, save_cv
+from prodmatch.cv import run_cv, save_cv
+from prodmatch.cv.oof import oof_candidates
 from prodmatch.cv.pair.size import disjoint_pools
 from prodmatch.cv.pair.tuning import rows_subset
 from prodmatch.cv.pair.candidates import early_stopping_fold, oof_pair_candidates, oof_pair_model
@@ -69,31 +70,34 @@ def test_fold_bookkeeping():
 def test_cv_shows_the_union_and_the_pair_model_side_by_side(tiny, tmp_path):
     train, folds = tiny
     result = run_cv(train, folds, load_recipe("text-phash"))
-    assert result.pair is not None and result.pair.nested is not None
-    sources = [r["source"] for r in result.rows + result.pair.rows()]
+    union, pair = result.matchers
+    assert (union.kind, pair.kind) == ("union", "pair-model") and pair.nested is not None
+    sources = [r["source"] for r in result.rows]
     assert sources[:4] == ["tfidf", "phash", "union", "union+min2"] and sources[4:6] == ["pair model", "pair model+min2"]
     text = result.format_table()
-    assert "pair model" in text and "nested CV" in text and "top features" in text
-    assert result.use_pair_model == (result.pair.nested.f1 > result.nested.f1)
-    assert sum(result.pair.importances.values()) == pytest.approx(1.0)
+    assert "pair model" in text and "nested CV" in text and "top features" in text and "matching with:" in text
+    assert (result.chosen is pair) == (pair.nested.f1 > union.nested.f1)
+    assert sum(pair.importances.values()) == pytest.approx(1.0)
 
     out = save_cv(result, tmp_path / "cv")
     summary = json.loads((out / "cv.json").read_text())
-    assert summary["pair_model"]["used"] == result.use_pair_model
+    assert summary["format"] == 2 and summary["chosen"] == result.chosen.kind
     assert summary["score"]["f1"] == pytest.approx(result.score.f1)
-    assert summary["union_score"]["f1"] == pytest.approx(result.union_score.f1)
+    assert [m["kind"] for m in summary["matchers"]] == ["union", "pair-model"]
+    assert summary["matchers"][0]["score"]["f1"] == pytest.approx(union.score.f1)
     shipped = read_thresholds(out / "thresholds.json")
-    assert shipped.policy == result.policy  # the union's: what matches where LightGBM is missing
-    assert shipped.pair.use == result.use_pair_model and shipped.pair.model.model_text.startswith("tree")
-    assert shipped.pair.matching == result.pair.matching
+    assert shipped.chosen == result.chosen.kind and shipped.kinds == ["union", "pair-model"]
+    assert shipped.by_kind("union").policy == union.policy  # what matches where LightGBM is missing
+    assert shipped.by_kind("pair-model").model.model_text.startswith("tree")
+    assert shipped.by_kind("pair-model").matching == pair.matching
 
 
 def test_no_pair_model_keeps_the_union(tiny):
     train, folds = tiny
-    result = run_cv(train, folds, load_recipe("text-phash"), nested=False, pair_model=False)
-    assert result.pair is None and not result.use_pair_model and result.thresholds().pair is None
+    result = run_cv(train, folds, load_recipe("text-phash"), nested=False, matcher="union")
+    assert [m.kind for m in result.matchers] == ["union"] and result.thresholds().kinds == ["union"]
     never = load_recipe("text-phash", overrides={"pair_model": {"use": "never"}})
-    assert run_cv(train, folds, never, nested=False).pair is None
+    assert [m.kind for m in run_cv(train, folds, never, nested=False).matchers] == ["union"]
 
 
 def test_pairs_that_cross_folds_are_refused(tiny):
@@ -105,12 +109,12 @@ def test_pairs_that_cross_folds_are_refused(tiny):
 
 
 def test_without_lightgbm_the_cv_is_the_union(tiny, monkeypatch):
-    import prodmatch.cv.run as run_module
+    import prodmatch.cv.pair.run as pair_run
 
     train, folds = tiny
-    monkeypatch.setattr(run_module, "lightgbm_available", lambda: False)
+    monkeypatch.setattr(pair_run, "lightgbm_available", lambda: False)
     result = run_cv(train, folds, load_recipe("text-phash"), nested=False, size_curve=False)
-    assert result.pair is None and result.thresholds().pair is None
+    assert result.thresholds().kinds == ["union"] and any("lightgbm is not installed" in n for n in result.notes)
 
 
 def test_nested_scores_with_no_graph_choice_agree(tiny):
@@ -181,5 +185,6 @@ def test_a_single_cv_fold_trains_out_of_group_wise_model_folds(tiny, monkeypatch
         assert len(fitted) == int(allowed.sum())  # no pair touching the predicted or early-stopping fold
     monkeypatch.undo()
     result = run_cv(train, one, load_recipe("text-phash"), size_curve=False)
-    assert result.pair is not None and result.pair.nested is None and result.nested is None
-    assert result.use_pair_model == (result.pair.score.f1 > result.union_score.f1)
+    union, pair = result.matchers
+    assert pair.nested is None and union.nested is None
+    assert (result.chosen is pair) == (pair.score.f1 > union.score.f1)

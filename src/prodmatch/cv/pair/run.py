@@ -13,46 +13,91 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from prodmatch.cv.format import format_pair_model
+from prodmatch.cv.matcher_cv import CVContext, MatcherCV, OOFSearch
+from prodmatch.cv.pair.candidates import final_pair_model, mean_importances, model_folds, oof_pair_model
 from prodmatch.cv.pair.size import SizeCheck, size_check
 from prodmatch.cv.pair.tuning import GRAPH_CHOICES, NO_GRAPH, TunedChoice, best_choice, nested_pair_scores, tune_choices
-from prodmatch.cv.pair.candidates import final_pair_model, mean_importances, model_folds, oof_pair_model
 from prodmatch.cv.tune import table_row
-from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.kinds import PAIR_MODEL
 from prodmatch.match.pair.graph import GraphSteps
+from prodmatch.match.pair.matcher import PairModelMatcher
 from prodmatch.match.pair.matching import PairCandidates, PairMatching, probability_table
-from prodmatch.match.pair.model import PairModel
+from prodmatch.match.pair.model import PairModel, lightgbm_available
 from prodmatch.metrics import MatchScore
 from prodmatch.recipes import Recipe
 from prodmatch.search.features import Features
 
+MIN_PAIR_MODEL_GROUPS = 20  # fewer label groups cannot fill the pair model's folds
+
 
 @dataclass
-class PairCV:
-    """The shipped model, how it matches, its out-of-fold table and scores."""
+class PairModelCV(MatcherCV):
+    """The pair model's CV: the shipped model and its matching (in ``matcher``), its out-of-fold table
+    (every source's column and the pair column, graph steps applied) and what chose its graph steps."""
 
-    model: PairModel
-    matching: PairMatching  # tuned at fold size, with its size slope
-    table: CandidateTable  # out-of-fold, symmetric: every source's column and the pair column (graph applied)
-    probability: np.ndarray  # out-of-fold, before graph steps
-    score: MatchScore  # the chosen matching, tuned on all folds
-    without_min2: MatchScore
-    nested: MatchScore | None  # the chosen procedure (graph steps or not), nested
-    nested_without_graph: MatchScore | None
-    rounds: list[int]  # early-stopped rounds per fold model
-    importances: dict[str, float]
-    choices: dict[GraphSteps, TunedChoice]
-    size: SizeCheck | None
-    seconds: dict[str, float] = field(default_factory=dict)
+    probability: np.ndarray = None  # out-of-fold, before graph steps
+    without_min2: MatchScore | None = None
+    nested_without_graph: MatchScore | None = None
+    rounds: list[int] = field(default_factory=list)  # early-stopped rounds per fold model
+    feature_gain: dict[str, float] = field(default_factory=dict)
+    choices: dict[GraphSteps, TunedChoice] = field(default_factory=dict)
+    size: SizeCheck | None = None
 
-    def rows(self) -> list[dict]:
-        """Lines for the CV table (``source``, ``threshold``, f1, precision, recall)."""
-        plain = self.choices[NO_GRAPH]
-        out = [table_row("pair model", dict(plain.matching.policy.thresholds), plain.without_min2),
-               table_row("pair model+min2", dict(plain.matching.policy.thresholds), plain.score)]
-        if self.matching.graph != NO_GRAPH:
-            out.append(table_row(f"pair model+min2+{self.matching.graph.describe()}",
-                                 dict(self.matching.policy.thresholds), self.score))
-        return out
+    @property
+    def model(self) -> PairModel:
+        return self.matcher.model
+
+    @property
+    def matching(self) -> PairMatching:
+        return self.matcher.matching
+
+    @property
+    def importances(self) -> dict[str, float]:
+        return self.feature_gain
+
+    def figures(self) -> dict:
+        nested_plain = self.nested_without_graph
+        return {
+            **super().figures(),
+            "nested_f1_without_graph": None if nested_plain is None else nested_plain.f1,
+            "graph": self.matching.graph.describe(),
+            "rounds_per_fold": self.rounds,
+            "final_rounds": self.model.rounds,
+            "size_check": None if self.size is None else self.size.as_dict(),
+            "graph_choices_f1": {steps.describe(): c.score.f1 for steps, c in self.choices.items()},
+            "importances": self.feature_gain,
+            "seconds": self.seconds,
+        }
+
+    def facts(self, recipe: Recipe) -> list[tuple[str, str]]:
+        facts = super().facts(recipe)
+        graph = self.matching.graph.describe()
+        plain = self.nested_without_graph
+        facts.append(("Graph steps", graph + ("" if graph == "none" or plain is None
+                                              else f" (nested without them {plain.f1:.4f})")))
+        facts.append(("Boosting rounds", f"{self.model.rounds} (early-stopped per fold: "
+                                         f"{' '.join(map(str, self.rounds))})"))
+        if self.size is not None:
+            size = self.size
+            facts.append(("Test size", f"best threshold {size.small_threshold:.2f} on folds searched alone "
+                                       f"({size.small_size:,.0f} rows), {size.big_threshold:.2f} on two folds "
+                                       f"together ({size.big_size:,.0f}): {size.logit_slope:+.2f} logit per "
+                                       "doubling of the test set"))
+        return facts
+
+    def text(self, recipe: Recipe, test_sizes: tuple[int, ...]) -> list[str]:
+        return [format_pair_model(self, recipe, test_sizes)]
+
+
+def pair_rows(choices: dict[GraphSteps, TunedChoice], matching: PairMatching, score: MatchScore) -> list[dict]:
+    """The pair model's lines of the CV table: without and with min2, then with its graph steps (if any)."""
+    plain = choices[NO_GRAPH]
+    out = [table_row("pair model", dict(plain.matching.policy.thresholds), plain.without_min2),
+           table_row("pair model+min2", dict(plain.matching.policy.thresholds), plain.score)]
+    if matching.graph != NO_GRAPH:
+        out.append(table_row(f"pair model+min2+{matching.graph.describe()}", dict(matching.policy.thresholds), score))
+    return out
 
 
 def keep_graph_steps(nested_graph: MatchScore | None, nested_plain: MatchScore | None, size: SizeCheck | None,
@@ -101,5 +146,29 @@ def run_pair_cv(features: Features, candidates: PairCandidates, labels: np.ndarr
     if progress:
         print(f"  pair model: {matching.graph.describe()} graph steps, threshold slope {size.logit_slope:.3f} "
               f"logit per doubling", flush=True)
-    return PairCV(model, matching, out_table, probability, choices[chosen].score, choices[chosen].without_min2,
-                  nested_score, nested_plain, oof.rounds, mean_importances(oof.models), choices, size, seconds)
+    score = choices[chosen].score
+    return PairModelCV(PairModelMatcher(model, matching), "pair model", out_table, matching.policy, score,
+                       nested_score, pair_rows(choices, matching, score), seconds, probability=probability,
+                       without_min2=choices[chosen].without_min2, nested_without_graph=nested_plain,
+                       rounds=oof.rounds, feature_gain=mean_importances(oof.models), choices=choices, size=size)
+
+
+class PairModelTuner:
+    kind = PAIR_MODEL
+    needs_pair_features = True
+
+    def __init__(self, params: dict | None = None):
+        self.params = dict(params or {})
+
+    def skipped(self, context: CVContext) -> str | None:
+        if not lightgbm_available():
+            return "pair model skipped: lightgbm is not installed (pip install lightgbm); matching uses the union"
+        groups = len(np.unique(context.labels))
+        if groups < MIN_PAIR_MODEL_GROUPS:
+            return (f"pair model skipped: {groups} label groups, fewer than the {MIN_PAIR_MODEL_GROUPS} its folds "
+                    "need; matching uses the union")
+        return None
+
+    def tune(self, search: OOFSearch, context: CVContext) -> PairModelCV:
+        return run_pair_cv(context.features, search.pair_candidates, context.labels, context.folds, context.recipe,
+                           nested=context.nested, params=self.params, progress=context.progress)

@@ -7,7 +7,7 @@
   sources proposed.
 
 Each step is a function of the candidate table and one probability per pair, so tuning can try them on the
-out-of-fold probabilities and keep the ones that win in nested CV (:mod:`prodmatch.cv.pair.candidates`).
+out-of-fold probabilities and keep the ones that win in nested CV (:mod:`prodmatch.cv.pair.run`).
 """
 
 from __future__ import annotations

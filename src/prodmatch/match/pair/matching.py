@@ -29,7 +29,7 @@ class PairMatching:
 
     The probabilities of a larger test set (more postings searched together, so more unrelated look-alikes
     per posting) need a higher threshold. ``size_slope`` is the change of ``logit(threshold)`` per doubling
-    of the postings searched together, measured in CV (:func:`prodmatch.cv.pair.candidates.size_check`); the
+    of the postings searched together, measured in CV (:func:`prodmatch.cv.pair.size.size_check`); the
     threshold, the min2 floor and the two-hop edge level move with it from ``tuned_size`` postings. Logit
     units keep a moved threshold below 1 however large the test set.
     """
