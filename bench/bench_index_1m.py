@@ -36,8 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from prodmatch.fileio import write_json  # noqa: E402
-from prodmatch.search.index import ApproximateIndex, create_index  # noqa: E402
-from prodmatch.visual_metrics import GroundTruth, neighbour_recall, retrieval_scores  # noqa: E402
+from prodmatch.visual.approximate import ApproximateIndex  # noqa: E402
+from prodmatch.visual.indexes import create_index  # noqa: E402
+from prodmatch.visual.metrics import GroundTruth, neighbour_recall, retrieval_scores  # noqa: E402
 
 DIM = 512
 N_META, N_LEVEL2, N_LEAF = 16, 17, 1000
@@ -234,7 +235,7 @@ def main() -> int:
     parser.add_argument("--n-queries", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", default="exact,ivf,hnsw,lsh", help="comma-separated; exact always runs first")
-    parser.add_argument("--hnsw-m", type=int, help="HNSW links per node (default: by size, see search/index.py)")
+    parser.add_argument("--hnsw-m", type=int, help="HNSW links per node (default: by size, see visual/approximate.py)")
     parser.add_argument("--hnsw-ef-construction", type=int, help="HNSW build beam width (default 40)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()

@@ -43,7 +43,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from prodmatch.kernel.build import BuildOptions, build_kernel
-    from prodmatch.kernel.rehearse import RehearsalOptions, format_report, rehearse
+    from prodmatch.kernel.projection import format_report
+    from prodmatch.kernel.rehearse import RehearsalOptions, rehearse
 
     with tempfile.TemporaryDirectory(prefix="prodmatch-bench-kernel-") as tmp:
         build = build_kernel(BuildOptions(out=Path(tmp) / "build", weights=Path(args.weights), recipe=args.recipe,
@@ -56,13 +57,13 @@ def main() -> int:
                                            echo=args.echo, exclude_packages=args.exclude_package,
                                            report=Path(args.json) if args.json else None))
     print(format_report(report))
-    print(json.dumps({"rows": args.rows, "recipe": report["recipe"], "wall_s": report["wall_s"],
-                      "kernel_seconds": report["kernel_seconds"], "peak_rss_gb": report["peak_rss_gb"],
-                      "projected_kaggle_s": report["projection"]["projected_s"],
-                      "f1_vs_copied_groups": report.get("f1_vs_copied_groups"), "isolation": report["isolation"]}))
-    ok = report["within_ram_budget"] and report["projection"]["within_limit"]
-    print(f"{'PASS' if ok else 'FAIL'}: peak RSS {report['peak_rss_gb']:.2f} GB (budget {args.ram_budget_gb} GB), "
-          f"projected Kaggle {report['projection']['projected_s']:.0f}s (limit {report['projection']['limit_s']}s)")
+    print(json.dumps({"rows": args.rows, "recipe": report.recipe, "wall_s": report.wall_s,
+                      "kernel_seconds": report.kernel_seconds, "peak_rss_gb": report.peak_rss_gb,
+                      "projected_kaggle_s": report.projection.projected_s,
+                      "f1_vs_copied_groups": report.f1_vs_copied_groups, "isolation": report.isolation}))
+    ok = report.within_ram_budget and report.projection.within_limit
+    print(f"{'PASS' if ok else 'FAIL'}: peak RSS {report.peak_rss_gb:.2f} GB (budget {args.ram_budget_gb} GB), "
+          f"projected Kaggle {report.projection.projected_s:.0f}s (limit {report.projection.limit_s}s)")
     return 0 if ok else 1
 
 

@@ -11,7 +11,13 @@ On a usable NVIDIA GPU (the package's own rule, prodmatch.device.check_cuda):
 - embedding images/s through prodmatch.embed (JPEG decode in DataLoader workers, flip TTA, autocast);
 - dense kNN of 70,000 x 512 vectors, k=51, on each GPU backend present (torch, cuML, faiss-gpu) against the CPU
   result: same neighbours up to ties, and the largest score difference (every backend must give float32 scores);
-- the peak GPU memory of each (device-wide, sampled every 5 ms: it covers cuML's and faiss' own allocators).
+- the peak GPU memory of each (device-wide, sampled every 5 ms: it covers cuML's and faiss' own allocators);
+- issue 20's GPU fixes, one row each (bench/gpu_check_kaggle.py): 1 the arch rule and each device's verdict,
+  2 the kernel's GPU probe with the GPUs hidden and visible, 3 a bfloat16 run's inference dtype, 4 fold models
+  over both GPUs, 8 the exact visual-search index (neighbours, repeat search, peak memory).
+
+``--json`` also records the measured embedding rate (``embedding.forward_passes_per_s``), which
+``prodmatch kernel rehearse --gpu-check FILE`` uses for its projected Kaggle time.
 
 Without a usable GPU (or with --tiny) the same checks run at tiny sizes on the CPU, so CI keeps the script
 working (tests/test_gpu_check.py). Exit status 1 when any check fails.
@@ -31,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check_kaggle beside this script
 TIES_ATOL = 1e-4  # a neighbour may differ from the CPU's only when its score ties the k-th within this
 
 
@@ -46,12 +53,14 @@ class Sizes:
     knn_rows: int
     knn_dim: int
     knn_k: int
+    index_rows: int
+    index_queries: int
 
 
 FULL = Sizes(image_px=512, demo_px=128, image_batch=24, text_batch=64, warmup_steps=3, steps=20, embed_images=768,
-             knn_rows=70_000, knn_dim=512, knn_k=51)
+             knn_rows=70_000, knn_dim=512, knn_k=51, index_rows=1_100_000, index_queries=10_000)
 TINY = Sizes(image_px=32, demo_px=32, image_batch=2, text_batch=4, warmup_steps=1, steps=1, embed_images=8,
-             knn_rows=2_000, knn_dim=64, knn_k=11)
+             knn_rows=2_000, knn_dim=64, knn_k=11, index_rows=3_000, index_queries=50)
 
 
 @dataclass
@@ -302,6 +311,27 @@ def timed_row(check: str, size: str, unit: str, device, measure) -> Row:
         return Row(check, size, ok=False, note=f"failed: {exc!r}")
 
 
+def issue20_rows(sizes: Sizes, device) -> list[Row]:
+    """Issue 20's fixes (bench/gpu_check_kaggle.py), each check guarded so one failure does not hide the others."""
+    import gpu_check_kaggle as k
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="gpu-check-20-") as tmp:
+        paths = k.write_jpegs(Path(tmp), max(8, sizes.embed_images // 4), sizes.demo_px)
+        checks = [("1 arch rule", lambda: k.arch_rule_rows(Row)),
+                  ("2 kernel probe", lambda: k.fail_fast_rows(Row, device)),
+                  ("3 inference dtype", lambda: k.dtype_rows(Row, device, paths, sizes.demo_px)),
+                  ("4 both GPUs", lambda: k.two_gpu_rows(Row, device, paths, sizes.demo_px)),
+                  ("8 exact index", lambda: k.exact_index_rows(Row, device, GpuMemoryPeak, sizes.index_rows, 256,
+                                                               sizes.index_queries))]
+        for label, check in checks:
+            try:
+                rows.extend(check())
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other checks
+                rows.append(Row(label, "-", ok=False, note=f"failed: {exc!r}"))
+    return rows
+
+
 def run_checks(sizes: Sizes, device) -> list[Row]:
     configs = REPO / "configs"
     amp = "AMP float16" if device.type == "cuda" else "fp32 (CPU)"
@@ -321,7 +351,7 @@ def run_checks(sizes: Sizes, device) -> list[Row]:
                   f"{sizes.embed_images} images, {sizes.image_px} px", "images/s", device,
                   lambda: embed_images_per_s(sizes.embed_images, sizes.image_px, device)),
     ]
-    return rows + knn_rows(sizes, device)
+    return rows + knn_rows(sizes, device) + issue20_rows(sizes, device)
 
 
 def format_table(rows: list[Row]) -> str:
@@ -352,8 +382,14 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     print(f"{time.perf_counter() - started:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": str(device), "sizes": "tiny" if sizes is TINY else "full",
-                                               "rows": [r.__dict__ for r in rows]}, indent=2) + "\n")
+        record = {"device": str(device), "gpu": check_cuda(0).name or None,
+                  "sizes": "tiny" if sizes is TINY else "full", "rows": [r.__dict__ for r in rows]}
+        embedding = next((r for r in rows if r.check.startswith("embedding,") and r.ok), None)
+        if embedding is not None:  # flip TTA: two forward passes per image
+            images_per_s = float(embedding.result.split()[0])
+            record["embedding"] = {"images_per_s": images_per_s, "tta": True, "forward_passes_per_s": 2 * images_per_s,
+                                   "image_px": sizes.image_px, "gpu": record["gpu"] or str(device)}
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
     return 0 if all(r.ok for r in rows) else 1
 
 

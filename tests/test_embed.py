@@ -101,3 +101,65 @@ def test_embed_with_folds_is_the_renormalised_mean(two_fold_run):
     averaged = embed_with_folds(run_dir, frame, data / "train_images")
     np.testing.assert_allclose(averaged, l2_normalize(parts[0] + parts[1]), atol=1e-5)
     assert not np.allclose(parts[0], parts[1])
+
+
+class _PretendGpu:
+    """Encoders stay on the CPU, but prodmatch.embed believes they sit on CUDA devices of ``capability``:
+    records where batches were copied and which dtype each autocast got."""
+
+    def __init__(self, monkeypatch, capability=(7, 5), count=2):
+        import torch
+
+        import prodmatch.embed as embed
+        from prodmatch import device as device_module
+        from prodmatch.device import CudaCheck
+
+        self.copies, self.autocasts, self.loaded = [], [], []
+        checks = {i: CudaCheck(i, True, "ok", True, "Tesla T4", capability, ("sm_75",)) for i in range(count)}
+        monkeypatch.setattr(device_module, "check_cuda", lambda index=0: checks[index])
+        monkeypatch.setattr(device_module, "_warned", set())
+        monkeypatch.setattr(embed, "usable_cuda_indices", lambda: list(range(count)))
+        monkeypatch.setattr(embed, "move_to", lambda inputs, device, channels_last=False:
+                            self.copies.append(str(device)) or inputs)
+        real_autocast = embed.autocast
+        monkeypatch.setattr(embed, "autocast", lambda device, enabled=True, dtype="float16":
+                            self.autocasts.append((str(device), dtype)) or real_autocast(torch.device("cpu")))
+        real_load = embed.load_fold_model
+
+        def load_on_cpu(fold_dir, device=None):
+            self.loaded.append(str(device))
+            model = real_load(fold_dir, "cpu")
+            model.device = torch.device(device)
+            return model
+
+        monkeypatch.setattr(embed, "load_fold_model", load_on_cpu)
+
+
+@pytest.mark.filterwarnings("ignore:'pin_memory' argument:UserWarning")
+def test_fold_models_are_spread_over_both_t4s_and_each_batch_copied_once_per_device(two_fold_run, monkeypatch):
+    """Kaggle's NvidiaTeslaT4 machine has two T4s: half the folds on each (all of them went to cuda:0)."""
+    run_dir, data = two_fold_run
+    gpus = _PretendGpu(monkeypatch)
+    frame = DataDir.of(data).read_train().head(6)
+    result = embed_runs({"tiny": run_dir}, frame, data / "train_images", batch_size=3, num_workers=0)
+    assert gpus.loaded == ["cuda:0", "cuda:1"]
+    assert gpus.copies == ["cuda:0", "cuda:1"] * 2  # 2 batches, one copy per device each
+    assert sorted({device for device, _ in gpus.autocasts}) == ["cuda:0", "cuda:1"]
+    reference = embed_runs({"tiny": run_dir}, frame, data / "train_images", device="cpu", num_workers=0)
+    np.testing.assert_allclose(result.vectors["tiny"], reference.vectors["tiny"], atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:'pin_memory' argument:UserWarning")
+def test_a_bfloat16_run_is_embedded_in_float16_on_a_t4(two_fold_run, monkeypatch):
+    run_dir, data = two_fold_run
+    gpus = _PretendGpu(monkeypatch, capability=(7, 5))
+    models = {"tiny": [load_run(run_dir, device="cpu")[0]]}
+    models["tiny"][0].meta["config"]["amp_dtype"] = "bfloat16"
+    models["tiny"][0].device = __import__("torch").device("cuda", 0)
+    frame = DataDir.of(data).read_train().head(4)
+    with pytest.warns(RuntimeWarning, match="no native bfloat16"):
+        embed_runs({"tiny": run_dir}, frame, data / "train_images", models=models, num_workers=0)
+    assert gpus.autocasts and {dtype for _, dtype in gpus.autocasts} == {"float16"}
+    l4 = _PretendGpu(monkeypatch, capability=(8, 9))  # an L4 keeps the run's bfloat16
+    embed_runs({"tiny": run_dir}, frame, data / "train_images", models=models, num_workers=0)
+    assert l4.autocasts and {dtype for _, dtype in l4.autocasts} == {"bfloat16"}

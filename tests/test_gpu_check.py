@@ -34,10 +34,16 @@ def test_tiny_cpu_run_prints_every_check(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     checks = [r["check"] for r in rows]
     for expected in ("image training, EfficientNet-B3", "image training, demo config", "text training, MiniLM",
-                     "embedding, EfficientNet-B3", "dense kNN, CPU reference", "dense kNN, torch"):
+                     "embedding, EfficientNet-B3", "dense kNN, CPU reference", "dense kNN, torch",
+                     # issue 20's GPU fixes, confirmed in one call where a GPU is lent
+                     "1 arch rule vs torch's table", "1 device rule", "2 kernel probe, GPUs hidden",
+                     "3 bfloat16 run's inference dtype", "4 two fold models over the GPUs", "8 exact index"):
         assert any(c.startswith(expected) for c in checks), (expected, checks)
-    assert all(r["ok"] for r in rows)
-    assert all(float(r["result"].split()[0]) > 0 for r in rows)
+    assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+    timed = [r for r in rows if not r["check"][0].isdigit()]
+    assert all(float(r["result"].split()[0]) > 0 for r in timed)
+    record = json.loads(out.read_text())
+    assert record["embedding"]["forward_passes_per_s"] == 2 * record["embedding"]["images_per_s"] > 0
     assert "check" in proc.stdout and "steps/s" in proc.stdout
 
 

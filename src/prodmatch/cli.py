@@ -23,7 +23,6 @@ from prodmatch.errors import ArgumentError, InputError
 
 COMMANDS = {
     "demo": "Generate the synthetic demo dataset (Kaggle layout).",
-    "visual_demo": "Generate the synthetic visual-search demo dataset (index/queries/ground truth).",
     "folds": "Write group-stable K-fold assignments under folds/.",
     "cv": "Out-of-fold candidates, threshold search and the CV table.",
     "submit": "Match test.csv and write a validated submission.csv (same as make_submission.py).",

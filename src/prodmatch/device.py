@@ -1,10 +1,14 @@
 """Which torch device work runs on, and mixed precision on it: one place for training, inference and search.
 
-A CUDA device is used only when it can really run this torch build's kernels: its compute capability is in
-``torch.cuda.get_arch_list()`` and a small CUDA op succeeds on it. ``torch.cuda.is_available()`` alone is
-not enough: Kaggle's default GPU (a P100, sm_60) reports available while the image's torch ships no sm_60
-kernels, and the first real op fails. An unusable device gives one warning and the CPU (``auto``), or a
-clear error when CUDA was asked for by name.
+A CUDA device is used only when it can really run this torch build's kernels: some architecture in
+``torch.cuda.get_arch_list()`` runs on its compute capability (torch's own rule, :func:`arch_supported`) and a
+small CUDA op succeeds on it. ``torch.cuda.is_available()`` alone is not enough: Kaggle's default GPU (a P100,
+sm_60) reports available while the image's torch ships no sm_60 kernels, and the first real op fails. An
+unusable device gives one warning and the CPU (``auto``), or a clear error when CUDA was asked for by name.
+
+Inference runs in float16 on GPUs without native bfloat16 (compute capability below 8.0: the T4, sm_75), even
+for a run trained in bfloat16 (:func:`inference_amp_dtype`); :func:`usable_cuda_indices` lists every usable
+device, so inference can spread fold models over Kaggle's two T4s.
 
 torch is imported only when a device is actually needed, so the training-free path never loads it.
 """
@@ -46,17 +50,38 @@ class CudaCheck:
         return f"cuda:{self.index} {self.name} sm_{major}{minor}: {state}; torch kernels for {' '.join(self.arch_list)}"
 
 
+# Compute capabilities that run only code built for themselves (integrated GPUs: Jetson TX1, TX2, Xavier, Orin
+# and sm_101), so the rule "same major, minor at or above" skips them; sm_101 code also runs on sm_110. The same
+# table as torch.cuda.DEVICE_REQUIREMENT (torch 2.9+), which torch.cuda._check_capability warns from.
+_RUNS_ONLY_ON = {53: {53}, 62: {62}, 72: {72}, 87: {87}, 101: {101, 110}}
+_ARCH = re.compile(r"(sm|compute)_(\d+)[af]?")
+
+
+def code_runs_on(code_cc: int, device_cc: int) -> bool:
+    """Whether cubin code built for ``code_cc`` (e.g. 86) runs on a device of ``device_cc`` (e.g. 89): the same
+    major version and a minor at or above the code's, except on the integrated GPUs of ``_RUNS_ONLY_ON``."""
+    if code_cc in _RUNS_ONLY_ON:
+        return device_cc in _RUNS_ONLY_ON[code_cc]
+    if device_cc in _RUNS_ONLY_ON:
+        return False
+    return device_cc // 10 == code_cc // 10 and device_cc % 10 >= code_cc % 10
+
+
 def arch_supported(capability: tuple[int, int], arch_list) -> bool:
-    """Whether torch has kernels for ``capability``: its ``sm_XY`` is built, or PTX (``compute_XY``) for an
-    architecture at or below it that the driver can compile forward."""
+    """Whether this torch build runs on ``capability``: an ``sm_XY`` in ``arch_list`` whose code runs on it
+    (:func:`code_runs_on`: an L4, sm_89, runs sm_86 code), or PTX (``compute_XY``) for an architecture at or
+    below it, which the driver compiles forward. Suffixed entries (``sm_90a``, ``sm_100f``) count as their
+    base architecture, as in torch."""
     major, minor = capability
     wanted = major * 10 + minor
     for arch in arch_list:
-        match = re.fullmatch(r"(sm|compute)_(\d+)[a-z]?", arch)
+        match = _ARCH.fullmatch(arch)
         if match is None:
             continue
         built = int(match.group(2))
-        if (match.group(1) == "sm" and built == wanted) or (match.group(1) == "compute" and built <= wanted):
+        if match.group(1) == "compute" and built <= wanted:
+            return True
+        if match.group(1) == "sm" and code_runs_on(built, wanted):
             return True
     return False
 
@@ -98,6 +123,48 @@ def cuda_usable(index: int = 0) -> bool:
     if not check.usable and check.present:
         warn_once(f"GPU refused, running on the CPU: {check.describe()}")
     return check.usable
+
+
+def usable_cuda_indices() -> list[int]:
+    """Every CUDA device this torch build can run on (see :func:`check_cuda`), e.g. [0, 1] on Kaggle's T4 x2."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    if not torch.cuda.is_available():
+        return []
+    return [index for index in range(torch.cuda.device_count()) if cuda_usable(index)]
+
+
+def cuda_checks() -> list[CudaCheck]:
+    """The verdict on every CUDA device torch sees (one check saying why when it sees none): what the Kaggle
+    kernel logs before deciding whether its recipe can run."""
+    try:
+        import torch
+    except ImportError:
+        return [check_cuda(0)]
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [check_cuda(index) for index in range(max(count, 1))]
+
+
+#: bfloat16 runs natively from Ampere (compute capability 8.0) on; below it torch emulates it or refuses.
+BF16_MIN_CAPABILITY = (8, 0)
+
+
+def inference_amp_dtype(device: torch.device, wanted: str = "float16") -> str:
+    """The autocast dtype to embed in on ``device``: the run's own (``wanted``), except bfloat16 on a GPU below
+    compute capability 8.0 (a T4), which gets float16 with one warning: the T4 has no bfloat16 units, and
+    autocast keeps the reductions that need range (norms, softmax) in float32 either way."""
+    if wanted not in AMP_DTYPE_NAMES:
+        raise ValueError(f"amp dtype must be one of {sorted(AMP_DTYPE_NAMES)}, got {wanted!r}")
+    if wanted != "bfloat16" or device.type != "cuda":
+        return wanted
+    capability = check_cuda(device.index or 0).capability
+    if capability is not None and tuple(capability) < BF16_MIN_CAPABILITY:
+        warn_once(f"cuda:{device.index or 0} (sm_{capability[0]}{capability[1]}) has no native bfloat16: "
+                  "embedding in float16 instead of the run's bfloat16")
+        return "float16"
+    return wanted
 
 
 def warn_once(message: str) -> None:

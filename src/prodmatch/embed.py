@@ -6,8 +6,11 @@ download is needed to rebuild it. Out-of-fold embedding files are :mod:`prodmatc
 
 At test time (:func:`embed_runs`) every image is decoded once per batch and passed through every fold model
 that shares its preprocessing, with DataLoader workers chosen from the cores
-(:func:`prodmatch.device.default_num_workers`). Each run embeds the way it was validated: flip TTA when its
-config says ``tta: true`` (as its out-of-fold embeddings were computed), autocast in its ``amp_dtype``.
+(:func:`prodmatch.device.default_num_workers`). Fold models are spread over every usable GPU (Kaggle's T4 x2
+embeds half the folds on each; a decoded batch is copied to each device and the devices run concurrently). Each
+run embeds the way it was validated: flip TTA when its config says ``tta: true`` (as its out-of-fold embeddings
+were computed), autocast in its ``amp_dtype`` -- except bfloat16 on a GPU without it (a T4), which embeds in
+float16 (:func:`prodmatch.device.inference_amp_dtype`).
 
 Images are read from ``images_dir / frame.image``; a missing, empty, truncated or undecodable file is embedded
 as a grey placeholder and its row is marked unusable (:attr:`FrameEmbeddings.image_usable`), with one
@@ -30,7 +33,7 @@ import torch
 
 from prodmatch.artifacts.weights import FoldFiles, fold_dirs
 from prodmatch.data.images import image_path
-from prodmatch.device import as_device, autocast, default_num_workers
+from prodmatch.device import as_device, autocast, default_num_workers, inference_amp_dtype, usable_cuda_indices
 from prodmatch.models.inputs import (
     ImageReadWarning,
     ImageRows,
@@ -112,6 +115,28 @@ def load_run(run_dir: str | Path, device=None) -> list[FoldModel]:
     return [load_fold_model(d, device) for d in fold_dirs(run_dir)]
 
 
+def inference_devices(device=None) -> list[torch.device]:
+    """Where fold models go: ``device`` when given, else every usable GPU (the CPU without one)."""
+    if device is not None:
+        return [as_device(device)]
+    indices = usable_cuda_indices()
+    return [torch.device("cuda", i) for i in indices] if indices else [as_device(None)]
+
+
+def load_runs(runs: dict[str, str | Path], device=None) -> dict[str, list[FoldModel]]:
+    """Every fold model of every run, dealt round-robin over :func:`inference_devices` so each GPU holds and
+    embeds its share of the folds."""
+    devices = inference_devices(device)
+    models: dict[str, list[FoldModel]] = {}
+    position = 0
+    for name, run_dir in runs.items():
+        models[name] = []
+        for fold_dir in fold_dirs(run_dir):
+            models[name].append(load_fold_model(fold_dir, devices[position % len(devices)]))
+            position += 1
+    return models
+
+
 @torch.inference_mode()
 def encode_token_items(encoder, items: Sequence, batch_size: int = 256, device=None, amp: bool = True,
                        progress: bool = False, amp_dtype: str = "float16") -> np.ndarray:
@@ -120,11 +145,12 @@ def encode_token_items(encoder, items: Sequence, batch_size: int = 256, device=N
     collate = TextCollate(getattr(encoder.tokenizer, "pad_token_id", None) or 0)
     out = np.empty((len(items), encoder.embedding_dim), np.float32)
     batches = length_batches([len(x) for x in items], batch_size)
+    dtype = inference_amp_dtype(device, amp_dtype) if amp else amp_dtype
     with eval_mode(encoder):
         for positions in progress_bar(batches, "embed text", enabled=progress):
             batch = collate([(items[i], -1, i) for i in positions])
             inputs = {k: v.to(device) for k, v in batch["inputs"].items()}
-            with autocast(device, amp, amp_dtype):
+            with autocast(device, amp, dtype):
                 emb = encoder(**inputs)
             out[positions] = emb.float().cpu().numpy()
     return l2_normalize(out)
@@ -137,12 +163,13 @@ def encode_titles(encoder, titles: Sequence[str], batch_size: int = 256, device=
 
 @dataclass
 class ImageEncoding:
-    """One encoder of an image batch loop and how it runs."""
+    """One encoder of an image batch loop and how it runs (``device``: where it sits; None: the loop's)."""
 
     encoder: torch.nn.Module
     tta: bool = False
     amp: bool = True
     amp_dtype: str = "float16"
+    device: torch.device | None = None
 
 
 @torch.inference_mode()
@@ -150,29 +177,38 @@ def encode_image_files(encodings: list[ImageEncoding], paths: Sequence[str | Pat
                        device=None, num_workers: int | None = None, channels_last: bool = False,
                        progress: bool = False) -> tuple[list[np.ndarray], dict[int, str]]:
     """Each encoder's embeddings of the image files, every file decoded once (the encoders must share the
-    first one's preprocessing); and, per unusable file, why."""
+    first one's preprocessing) and copied once to each encoder's device; and, per unusable file, why. Every
+    encoder's batch is launched before any result is fetched, so encoders on different GPUs run concurrently."""
     from torch.utils.data import DataLoader
 
     from prodmatch.models.transforms import eval_transform
 
     device = as_device(device)
+    devices = [encoding.device or device for encoding in encodings]
+    dtypes = [inference_amp_dtype(d, e.amp_dtype) if e.amp else e.amp_dtype for d, e in zip(devices, encodings)]
     spec = encodings[0].encoder.spec
     num_workers = default_num_workers(device) if num_workers is None else num_workers
     dataset = ImageRows(paths, None, eval_transform(spec.image_size, spec.mean, spec.std), seed=None)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate_images, pin_memory=device.type == "cuda")
+                        collate_fn=collate_images, pin_memory=any(d.type == "cuda" for d in devices))
     outs = [np.empty((len(dataset), e.encoder.embedding_dim), np.float32) for e in encodings]
     problems: dict[int, str] = {}
     with eval_mode(*[e.encoder for e in encodings]):
         for batch in progress_bar(loader, "embed images", enabled=progress):
             index = batch["index"].numpy()
             problems.update({int(i): p for i, p in zip(index, batch["problems"]) if p})
-            images = move_to(batch["inputs"], device, channels_last and device.type == "cuda")
-            for out, encoding in zip(outs, encodings):
-                with autocast(device, encoding.amp, encoding.amp_dtype):
+            on_device: dict[torch.device, torch.Tensor] = {}
+            launched = []
+            for encoding, target, dtype in zip(encodings, devices, dtypes):
+                if target not in on_device:
+                    on_device[target] = move_to(batch["inputs"], target, channels_last and target.type == "cuda")
+                images = on_device[target]
+                with autocast(target, encoding.amp, dtype):
                     emb = encoding.encoder(images).float()
                     if encoding.tta:
                         emb = emb + encoding.encoder(torch.flip(images, dims=[3])).float()
+                launched.append(emb)
+            for out, emb in zip(outs, launched):
                 out[index] = emb.cpu().numpy()
     return [l2_normalize(out) for out in outs], problems
 
@@ -245,7 +281,7 @@ def _embed_image_runs(models: dict[str, list[FoldModel]], frame: pd.DataFrame, i
     paths = image_paths(frame, images_dir)
     for members in by_preprocessing.values():
         device = members[0][1].device
-        encodings = [ImageEncoding(m.encoder, m.tta, True, m.amp_dtype) for _, m in members]
+        encodings = [ImageEncoding(m.encoder, m.tta, True, m.amp_dtype, m.device) for _, m in members]
         outs, found = encode_image_files(encodings, paths, batch_size, device, num_workers,
                                          channels_last=device.type == "cuda", progress=progress)
         problems.update(found)
@@ -257,8 +293,9 @@ def _embed_image_runs(models: dict[str, list[FoldModel]], frame: pd.DataFrame, i
 def embed_runs(runs: dict[str, str | Path], frame: pd.DataFrame, images_dir: str | Path | None = None,
                batch_size: int = 64, device=None, num_workers: int | None = None,
                models: dict[str, list[FoldModel]] | None = None, progress: bool = False) -> FrameEmbeddings:
-    """The test-time ensemble: per run, the re-normalised mean of every fold model's embeddings of ``frame``."""
-    models = {name: load_run(run_dir, device) for name, run_dir in runs.items()} if models is None else models
+    """The test-time ensemble: per run, the re-normalised mean of every fold model's embeddings of ``frame``
+    (fold models loaded by :func:`load_runs`: spread over every usable GPU unless ``device`` is given)."""
+    models = load_runs(runs, device) if models is None else models
     image_models = {name: folds for name, folds in models.items() if folds[0].kind == "image"}
     vectors: dict[str, np.ndarray] = {}
     problems: dict[int, str] = {}

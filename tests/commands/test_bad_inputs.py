@@ -217,7 +217,7 @@ CASES = [
          before="prodmatch.demo.shopee:build_catalog"),
     Case("demo-out-is-a-file", "demo --out {tmp}/f --no-images", "is a file", (write("{tmp}/f", "x"),),
          before="prodmatch.demo.shopee:build_catalog"),
-    Case("visual-demo-out-read-only", "visual_demo --out {tmp}/ro/v --n-products 4", "is not writable",
+    Case("visual-demo-out-read-only", "index demo --out {tmp}/ro/v --n-products 4", "is not writable",
          (read_only("{tmp}/ro"),)),
     Case("report-out-is-a-folder", "report --cv-dir {tmp}/cv --out {tmp}", "is a folder",
          (lambda ctx: main(ctx.format(f"cv --data-dir {{tiny}} --out {{tmp}}/cv {QUICK_CV}").split()),),

@@ -3,16 +3,19 @@ bad input as one ``error:`` line with exit 2."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from prodmatch.artifacts.visual_index import read_evaluation, read_results
 from prodmatch.cli import main
-from prodmatch.data.visual_search import VisualSearchDir
-from prodmatch.visual_metrics import MAR_K, retrieval_scores
+from prodmatch.commands import index as index_command
+from prodmatch.visual import registry
+from prodmatch.visual.folder import read_evaluation, read_results
+from prodmatch.visual.layout import VisualSearchDir
+from prodmatch.visual.metrics import MAR_K, retrieval_scores
 
 TINY_MODEL = ["--backbone", "test_efficientnet", "--pretrained", "none", "--image-size", "32"]
 QUIET = ["--no-progress", "--num-workers", "0"]
@@ -20,7 +23,7 @@ QUIET = ["--no-progress", "--num-workers", "0"]
 
 @pytest.fixture(scope="module")
 def visual_dir(tmp_path_factory):
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     out = tmp_path_factory.mktemp("visual") / "demo"
     generate_visual_demo(out, n_products=12, seed=3, image_size=40, query_share=0.4)
@@ -119,3 +122,52 @@ def test_bad_input_is_one_error_line_and_exit_2(bad_inputs, case, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def _options_with_choices(parser: argparse.ArgumentParser, path=()):
+    """(action path, option, choices) of every option with choices, sub-actions included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options_with_choices(sub, (*path, name))
+        elif action.choices is not None:
+            yield path, action.option_strings[0], tuple(action.choices)
+
+
+def test_every_choice_comes_from_the_registry():
+    parser = argparse.ArgumentParser()
+    index_command.add_arguments(parser)
+    expected = {"--kind": registry.BUILD_KINDS, "--exact-backend": registry.EXACT_BACKENDS,
+                "--category": registry.SEARCH_CATEGORY_MODES, "--compare": registry.INDEX_KINDS}
+    found = list(_options_with_choices(parser))
+    assert {option for _, option, _ in found} == set(expected)  # a new option with choices: add its registry here
+    for path, option, choices in found:
+        assert choices == expected[option], (path, option)
+    defaults = {action.dest: action.default for _, sub in _subparsers(parser) for action in sub._actions}
+    assert defaults["shard_rows"] == registry.DEFAULT_SHARD_ROWS and defaults["k"] == MAR_K
+    assert tuple(defaults["compare"]) == registry.DEFAULT_COMPARE
+    assert defaults["n_products"] == registry.DEMO_N_PRODUCTS
+
+
+def _subparsers(parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action.choices.items()
+
+
+def test_index_help_loads_neither_torch_nor_sklearn():
+    """The parser reads the registry only: no torch, scikit-learn or faiss behind ``index --help``."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    for argv in (["index", "--help"], ["index", "build", "--help"], ["index", "eval", "--help"]):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "prodmatch", *argv], cwd=REPO_ROOT,
+                              env=env, capture_output=True, text=True, timeout=120, check=True)
+        loaded = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()
+                  if line.startswith("import time:")}
+        assert "usage: prodmatch index" in done.stdout
+        assert "prodmatch" in loaded and not loaded & {"torch", "sklearn", "faiss", "timm"}, argv

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from prodmatch.errors import InputError
 from prodmatch.kernel.build import MANIFEST_NAME, BuildError, BuildOptions, build_kernel
 from tests.kernel.conftest import KAGGLE_USER, write_fake_run
 
@@ -131,7 +132,7 @@ def test_auto_recipe_and_refusals(tmp_path: Path, kernel_wheel: Path, monkeypatc
     only_text = tmp_path / "only-text"
     write_fake_run(only_text, "text-b", "text")
     thresholds = _thresholds_for(load_recipe("full").spec, tmp_path / "t.json")
-    with pytest.raises(BuildError, match=r"tuned with source\(s\) \['comb', 'image'\].*\['image'\]"):
+    with pytest.raises(InputError, match=r"tuned with source\(s\) \['comb', 'image'\].*\['image'\]"):
         build_kernel(BuildOptions(out=tmp_path / "b3", weights=only_text, thresholds=thresholds, wheel=kernel_wheel))
     # no runs: auto falls back to text-phash; no user given: a placeholder id (and a note saying so)
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)

@@ -69,3 +69,11 @@ def test_the_union_round_trips_moves_and_describes_itself():
     assert moved.policy.thresholds["tfidf"] == pytest.approx(0.8) and moved.size_curve is None
     assert moved.for_test_size(10**6) is moved  # moved once: it does not move again
     assert matcher.describe(lambda name: COSINE) == "union tfidf=0.600, min2 floor 0.300"
+
+
+def test_matched_score_by_hand():
+    matched = UnionMatcher(MatchPolicy({"tfidf": 0.5}, min2=False)).decide(_table())
+    # groups: a,b together; c alone; d alone. Rows: a {a,b} F1 1; b 1; c {c,d} vs {c}: 2/3; d {d} vs {d}: 1
+    score = matched.score(["g1", "g1", "g2", "g3"])
+    assert score.f1 == pytest.approx((1 + 1 + 2 / 3 + 1) / 4)
+    assert score.precision == pytest.approx((1 + 1 + 0.5 + 1) / 4) and score.recall == 1.0

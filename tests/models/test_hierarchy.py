@@ -107,7 +107,7 @@ def test_predict_plain_and_consistent():
 
 
 def test_three_levels_from_a_category_tree():
-    from prodmatch.data.visual_search import CategoryTree
+    from prodmatch.visual.layout import CategoryTree
 
     tree = CategoryTree(("level1", "level2", "level3"),
                         (np.array(["a", "b"], object), np.array(["a1", "a2", "b1"], object),

@@ -85,13 +85,13 @@ def test_training_cache_and_test_path_give_the_same_embedding(minilm):
     from types import SimpleNamespace
 
     from prodmatch.embed import encode_titles, encode_token_items
-    from prodmatch.train.fold_inputs import FoldInputs
+    from prodmatch.train.text_inputs import TextInputs
 
     titles = TITLES + ["Sepatu sneakers putih wanita 38", "kabel usb type c 1m fast charging"]
     settings = SimpleNamespace(config=SimpleNamespace(eval_batch_size=4, amp=True, amp_dtype="float16",
                                                       progress=False),
                                device=torch.device("cpu"), is_main=True)
-    cache = FoldInputs.compute_prefix(settings, minilm, minilm.tokenize(titles))
+    cache = TextInputs.compute_prefix(settings, minilm, minilm.tokenize(titles))
     assert all(item.dtype == np.float16 for item in cache)
     trained_on = encode_token_items(minilm, cache, batch_size=4, device="cpu")
     at_test = encode_titles(minilm, titles, batch_size=4, device="cpu")

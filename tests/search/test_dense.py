@@ -85,9 +85,9 @@ def fake_cuml(monkeypatch, broken: bool):
             self.index = index
             return self
 
-        def kneighbors(self, queries, return_distance=True):
+        def kneighbors(self, queries, n_neighbors=None, return_distance=True):  # cuML's signature
             sims = queries @ self.index.T
-            order = np.argsort(-sims, axis=1, kind="stable")[:, : self.k]
+            order = np.argsort(-sims, axis=1, kind="stable")[:, : n_neighbors or self.k]
             return 1.0 - np.take_along_axis(sims, order, axis=1), order
 
     cuml = types.ModuleType("cuml")

@@ -41,3 +41,36 @@ def test_faiss_and_numpy_agree():
 def test_bad_hash_is_named():
     with pytest.raises(ValueError, match="position 1"):
         phash_to_bytes(["a5a5a5a5a5a5a5a5", "zz"])
+
+
+def test_numpy_path_without_bitwise_count_or_faiss(monkeypatch):
+    """numpy < 2.0 (no np.bitwise_count) and no faiss, as a Kaggle image can be: the same pairs, by a byte table."""
+    import builtins
+
+    from prodmatch.search import phash as phash_module
+
+    rng = np.random.default_rng(2)
+    hashes = [f"{int(v):016x}" for v in rng.integers(0, 2**63, 50)]
+    hashes += [flip(h, rng.choice(64, 4, replace=False)) for h in hashes[:30]]
+    expected = pairs(_numpy_range_search(phash_to_bytes(hashes), 8, 50, 19))
+    real_import = builtins.__import__
+
+    def no_faiss(name, *args, **kwargs):
+        if name == "faiss":
+            raise ImportError("no faiss here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_faiss)
+    monkeypatch.delattr(phash_module.np, "bitwise_count")
+    assert pairs(phash_neighbours(hashes, max_distance=8, block_rows=19)) == expected
+
+
+def test_table_popcount_counts_every_bit():
+    from prodmatch.search.phash import _table_popcount, popcount
+
+    words = np.array([0, 1, 2**64 - 1, 0x8000000000000001, 0xA5A5A5A5A5A5A5A5], dtype=np.uint64)
+    assert _table_popcount(words).tolist() == [0, 1, 64, 2, 32]
+    grid = words[:, None] ^ words[None, :]
+    assert _table_popcount(grid).tolist() == popcount(grid).tolist()
+    with pytest.raises(TypeError, match="uint64"):
+        popcount(words.astype(np.int64))

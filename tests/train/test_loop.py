@@ -11,7 +11,8 @@ import yaml
 
 from prodmatch.data import DataDir, assign_folds
 from prodmatch.train.config import load_config
-from prodmatch.train.loop import ResumeError, split_fold, train_fold
+from prodmatch.train.fold_task import split_fold
+from prodmatch.train.loop import ResumeError, train_fold
 from tests.train.conftest import TINY_IMAGE, TINY_TEXT
 
 

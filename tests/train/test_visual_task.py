@@ -8,15 +8,15 @@ import torch
 
 from prodmatch.train.config import load_config
 from prodmatch.train.loop import train_fold
+from prodmatch.train.evaluators import level_accuracy
 from prodmatch.train.tasks import TASKS, create_task
-from prodmatch.train.visual_inputs import queried_products, split_visual
-from prodmatch.train.visual_task import level_accuracy
+from prodmatch.train.visual_task import queried_products, split_visual
 from tests.train.conftest import TINY_IMAGE
 
 
 @pytest.fixture(scope="module")
 def visual_dir(tmp_path_factory):
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     out = tmp_path_factory.mktemp("visual") / "demo"
     generate_visual_demo(out, n_products=16, seed=0, image_size=40, query_share=0.4)
@@ -39,12 +39,12 @@ def heads_run(visual_dir, tmp_path_factory):
 def test_split_trains_on_index_products_and_holds_out_queries(visual_dir, tmp_path):
     data = split_visual(_config(visual_dir, tmp_path))
     assert len(data.train) == len(data.index) and data.n_classes == data.index["product_id"].nunique()
-    assert data.labels().shape == (len(data.train), 4) and data.labels().dtype == np.int64
+    assert data.train_labels().shape == (len(data.train), 4) and data.train_labels().dtype == np.int64
     assert (data.classes[data.train_class] == data.train["product_id"].to_numpy()).all()
     assert data.query_levels.shape == (len(data.val), 3) and data.tree.levels == ("level1", "level2", "level3")
     strict = split_visual(_config(visual_dir, tmp_path, train_products="unqueried", hierarchy=False))
     assert not set(strict.classes) & queried_products(data.index, data.truth)
-    assert strict.tree is None and strict.labels().shape == (len(strict.train), 1)
+    assert strict.tree is None and strict.train_labels().shape == (len(strict.train), 1)
 
 
 def test_visual_run_outputs_and_metrics(heads_run):
@@ -64,10 +64,10 @@ def test_visual_run_outputs_and_metrics(heads_run):
 
 def test_mar_recomputed_from_the_saved_model(heads_run, visual_dir):
     """The logged MAR@10 is what the saved encoder gives with exact search (an independent computation)."""
-    from prodmatch.data.visual_search import VisualSearchDir
+    from prodmatch.visual.layout import VisualSearchDir
     from prodmatch.embed import embed_frame, load_run
-    from prodmatch.search.index import exact_neighbours
-    from prodmatch.visual_metrics import mar_at_k
+    from prodmatch.visual.exact import exact_neighbours
+    from prodmatch.visual.metrics import mar_at_k
 
     config, metrics = heads_run
     (model,) = load_run(config.fold_dir().parent, device="cpu")
@@ -110,14 +110,14 @@ def test_cached_frozen_layers_embed_like_the_uncached_frozen_model(visual_dir, t
     """The cache (index photos and queries plain + mirrored, train rows in 3 versions) gives the embeddings that
     the same frozen-layer encoder computes from the image files."""
     from prodmatch.models.build import build_encoder
-    from prodmatch.train.visual_inputs import VisualInputs
+    from prodmatch.train.image_inputs import ImageInputs
 
     config = _config(visual_dir, tmp_path, freeze_layers=3, cached_views=3, tta=True)
     data = split_visual(config)
     torch.manual_seed(0)
     encoder = build_encoder(config)
-    cached = VisualInputs(config, data, encoder, torch.device("cpu"))
-    uncached = VisualInputs(_config(visual_dir, tmp_path, freeze_layers=3, cache_frozen=False, tta=True), data,
+    cached = ImageInputs(config, data, encoder, torch.device("cpu"))
+    uncached = ImageInputs(_config(visual_dir, tmp_path, freeze_layers=3, cache_frozen=False, tta=True), data,
                             encoder, torch.device("cpu"))
     assert cached.cache is not None and uncached.cache is None and cached.num_workers == 0
     for which, n in (("train", len(data.train)), ("index", len(data.index)), ("val", len(data.val))):
@@ -129,7 +129,7 @@ def test_cached_frozen_layers_embed_like_the_uncached_frozen_model(visual_dir, t
     assert torch.equal(views[0], cached.cache["index"][0][data.train_rows].half())  # the plain version, reused
     assert not torch.equal(views[1], views[0]) and not torch.equal(views[2], views[1])  # augmented, own seeds
     batch = cached.collate([cached.train_set[i] for i in (0, 3)])
-    assert torch.equal(batch["labels"], torch.from_numpy(data.labels()[[0, 3]]))  # product + category levels
+    assert torch.equal(batch["labels"], torch.from_numpy(data.train_labels()[[0, 3]]))  # product + category levels
     assert batch["inputs"]["features"].shape[1:] == views[0].shape[1:]
 
 
@@ -138,7 +138,10 @@ def test_cached_frozen_training_embeds_the_same_at_index_build_time(visual_dir, 
     are what index build / eval give with the whole saved encoder on the photos."""
     from prodmatch.embed import embed_frame, load_run
     from prodmatch.models.build import build_encoder
-    from prodmatch.pipeline.visual_search import BuildOptions, EvalOptions, build_index, evaluate_index
+    from prodmatch.visual.build import BuildSpec, build_index
+    from prodmatch.visual.evaluate import EvalSpec, evaluate_index
+    from prodmatch.visual.identity import ModelChoice
+    from prodmatch.visual.model import Runtime
     from prodmatch.train.loop import seed_everything
 
     config = _config(visual_dir, tmp_path / "w", freeze_layers=3, cached_views=2, tta=True, baselines=True,
@@ -155,10 +158,10 @@ def test_cached_frozen_training_embeds_the_same_at_index_build_time(visual_dir, 
     queries = embed_frame(model, data.val, data.query_images)
     with np.load(config.fold_dir() / "oof_embeddings.npz") as held_out:
         np.testing.assert_allclose(queries, held_out["embeddings"], atol=1e-5)
-    build_index(BuildOptions(index_dir=tmp_path / "index", data_dir=visual_dir, run=run, kind="exact",
-                             progress=False, num_workers=0))
-    report = evaluate_index(EvalOptions(tmp_path / "index", visual_dir, compare=(), progress=False,
-                                        latency_queries=2, num_workers=0))
+    quiet = Runtime(progress=False, num_workers=0)
+    build_index(BuildSpec(index_dir=tmp_path / "index", data_dir=visual_dir, model=ModelChoice(run=run), kind="exact",
+                          runtime=quiet))
+    report = evaluate_index(EvalSpec(tmp_path / "index", visual_dir, compare=(), latency_queries=2, runtime=quiet))
     assert report.rows[0].score.mar_at_10 == pytest.approx(metrics["mar_at_10"], abs=1e-6)
     assert set(metrics["baselines"]) == {"untrained", "backbone"}
 

@@ -2,11 +2,20 @@
 
 ``train_fold.py`` writes one fold folder per trained fold; inference, CV and the kernel build find runs and
 folds here. A run's model type (image or text) is the ``model`` key of its folds' ``config.yaml``.
+
+A fold is *finished* when its ``metrics.json`` exists: training writes it last (atomically) and removes it
+before a resumed session trains more epochs, so a run killed before its end has none. Runs written before
+that rule were finished the same way (metrics.json last), except that a resume with more epochs kept the
+old file: there it records fewer epochs than config.yaml asks for, which is also unfinished. A folder with
+only model.pt + config.yaml (no checkpoint, no OOF file) is an inference copy, as the kernel build ships
+those of finished runs. An unfinished fold is refused (:class:`UnfinishedRunError`) wherever a run is
+used -- never skipped: a CV or a submission on fewer folds than trained would still look complete.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +33,10 @@ CHECKPOINT_FILE = "last.ckpt"  # resumable training state (format: prodmatch.tra
 TRAINING_OUTPUTS = (MODEL_FILE, OOF_FILE, METRICS_FILE, CONFIG_FILE, CHECKPOINT_FILE)
 INFERENCE_FILES = (MODEL_FILE, CONFIG_FILE)  # all inference needs from a fold: no checkpoint, OOF or logs
 _FOLD_DIR = re.compile(r"^fold(\d+)$")
+
+
+class UnfinishedRunError(MissingInputError):
+    """A run whose training stopped before its last epoch (killed, or still running) is asked to serve."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,29 @@ class FoldFiles:
                                    "or copy the run's folder again")
         return config
 
+    def unfinished(self) -> str | None:
+        """Why this fold's training is not finished (see the module docstring); None when it is."""
+        if not self.metrics.is_file():
+            if self.checkpoint.is_file() or self.oof.is_file():
+                return f"no {METRICS_FILE}, which training writes last: it stopped before its last epoch"
+            return None  # model.pt + config.yaml alone: an inference copy of a finished run
+        try:
+            done = json.loads(self.metrics.read_text(encoding="utf-8")).get("epochs")
+            wanted = self.read_config().get("epochs")
+        except (ValueError, AttributeError, yaml.YAMLError):
+            return f"{METRICS_FILE} or {CONFIG_FILE} is not readable"
+        if isinstance(done, int) and isinstance(wanted, int) and done < wanted:
+            return f"{METRICS_FILE} records {done} of the {wanted} epochs in {CONFIG_FILE}: a resumed run stopped early"
+        return None
+
+
+def check_finished(folds: list[FoldFiles]) -> None:
+    """Refuse any unfinished fold, naming each and what to do."""
+    problems = [f"{fold.path} ({reason})" for fold in folds if (reason := fold.unfinished()) is not None]
+    if problems:
+        raise UnfinishedRunError(f"unfinished training run: {'; '.join(problems)}; finish it with the same "
+                                 "train_fold.py command and --resume, or delete the fold folder")
+
 
 def fold_folders(run_dir: str | Path, needs: str = MODEL_FILE) -> list[FoldFiles]:
     """The ``fold<k>/`` folders of a run that hold ``needs``, sorted by k; a fold folder given as the run is
@@ -96,13 +132,14 @@ def fold_folders(run_dir: str | Path, needs: str = MODEL_FILE) -> list[FoldFiles
 
 
 def fold_dirs(run_dir: str | Path) -> list[Path]:
-    """Fold folders of a run holding a model.pt (sorted by k); raises when there is none."""
+    """Fold folders of a run holding a model.pt (sorted by k); raises when there is none or one is unfinished."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise MissingInputError(f"run directory not found: {run_dir}")
     folds = fold_folders(run_dir)
     if not folds:
         raise MissingInputError(f"no fold<k>/{MODEL_FILE} under {run_dir}")
+    check_finished(folds)
     return [f.path for f in folds]
 
 

@@ -4,15 +4,15 @@ parse time, as ``error: argument --batch-size: must be >= 1, got -4`` (exit 2), 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not re.fullmatch(r"\s*[+-]?\d+\s*", text):
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+        value = int(text)
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
         return value

@@ -15,9 +15,9 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from prodmatch.kernel.build import COMPETITION, DEFAULT_DATASET_SLUG, DEFAULT_KERNEL_SLUG
+    from prodmatch.kernel.build import COMPETITION, DEFAULT_DATASET_SLUG, DEFAULT_KERNEL_SLUG, GPU_FALLBACKS
     from prodmatch.kernel.netguard import ISOLATION_METHODS
-    from prodmatch.kernel.rehearse import (
+    from prodmatch.kernel.projection import (
         DEFAULT_CPU_FACTOR,
         DEFAULT_GPU_IMAGES_PER_S,
         DEFAULT_GPU_TITLES_PER_S,
@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--submit-arg", action="append", default=[], metavar="ARG",
                        help="extra argument for `prodmatch submit` in the kernel (repeat; e.g. "
                             "--submit-arg=--batch-size --submit-arg=128)")
+    build.add_argument("--gpu-fallback", choices=GPU_FALLBACKS, default="none",
+                       help="what the kernel runs when its recipe needs a GPU and none is usable: none (stop at "
+                            "once with the reason) or text-phash (the weight-free recipe, tuned on train.csv)")
     build.add_argument("--license", default="other", help="Kaggle dataset license name")
     build.add_argument("--public", action="store_true", help="make the kernel public (default private)")
 
@@ -71,6 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="assumed Kaggle GPU image embedding rate per fold model, for the projection")
     rehearse.add_argument("--gpu-titles-per-s", type=float, default=DEFAULT_GPU_TITLES_PER_S,
                           help="assumed Kaggle GPU title embedding rate per fold model, for the projection")
+    rehearse.add_argument("--gpu-check", metavar="JSON",
+                          help="bench/gpu_check.py --json output from a Kaggle-like GPU: its measured image rate "
+                               "replaces --gpu-images-per-s")
+    rehearse.add_argument("--gpus", type=int, default=1,
+                          help="GPUs the projection spreads fold models over (Kaggle's T4 x2: 2; default 1, as "
+                               "both share the same 2 vCPUs decoding JPEGs)")
+    rehearse.add_argument("--require-gpu", action="store_true",
+                          help="apply the kernel's GPU rule as on Kaggle: without a usable GPU a recipe with models "
+                               "stops (or falls back to text-phash); by default the rehearsal embeds on the CPU")
     rehearse.add_argument("--overhead-s", type=float, default=DEFAULT_OVERHEAD_S,
                           help="Kaggle-side seconds a rehearsal cannot see (start, mounts, saving)")
     rehearse.add_argument("--submit-arg", action="append", default=[], metavar="ARG",
@@ -91,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from prodmatch.kernel.build import BuildError, BuildOptions, build_kernel
+    from prodmatch.kernel.build import BuildOptions, build_kernel
 
     options = BuildOptions(
         out=Path(args.out), weights=Path(args.weights) if args.weights else None, recipe=args.recipe,
@@ -99,19 +111,15 @@ def run_build(args: argparse.Namespace) -> int:
         tune_data_dir=Path(args.tune_data_dir) if args.tune_data_dir else None, kaggle_user=args.kaggle_user,
         dataset_slug=args.dataset_slug, kernel_slug=args.kernel_slug, competition=args.competition,
         wheel=Path(args.wheel) if args.wheel else None, vendor_wheels=[Path(w) for w in args.vendor_wheel],
-        submit_args=list(args.submit_arg), license=args.license, private=not args.public)
-    try:
-        result = build_kernel(options)
-    except (BuildError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(result.summary())
+        submit_args=list(args.submit_arg), license=args.license, private=not args.public,
+        gpu_fallback=args.gpu_fallback)
+    print(build_kernel(options).summary())
     return 0
 
 
 def run_rehearse(args: argparse.Namespace) -> int:
-    from prodmatch.kernel.rehearse import RehearsalError, RehearsalOptions, format_report, rehearse
-    from prodmatch.artifacts.submission import SubmissionError
+    from prodmatch.kernel.projection import format_report
+    from prodmatch.kernel.rehearse import RehearsalError, RehearsalOptions, rehearse
 
     options = RehearsalOptions(
         build=Path(args.build), data_dir=Path(args.data_dir), scale=args.scale, seed=args.seed,
@@ -121,14 +129,14 @@ def run_rehearse(args: argparse.Namespace) -> int:
         gpu_budget_gb=args.gpu_budget_gb, cpu_factor=args.cpu_factor,
         kaggle_report=Path(args.kaggle_report) if args.kaggle_report else None,
         gpu_images_per_s=args.gpu_images_per_s, gpu_titles_per_s=args.gpu_titles_per_s, overhead_s=args.overhead_s,
+        gpu_check=Path(args.gpu_check) if args.gpu_check else None, gpus=args.gpus, require_gpu=args.require_gpu,
         report=Path(args.report) if args.report else None, echo=not args.quiet)
     try:
         report = rehearse(options)
-    except (RehearsalError, SubmissionError, RuntimeError) as exc:
+    except RehearsalError as exc:  # the kernel failed or its output did not pass: a result, not bad input
         print(f"rehearsal FAILED: {exc}", file=sys.stderr)
         return 1
     print(format_report(report))
-    ok = report["within_ram_budget"] and report["within_gpu_budget"] is not False
-    if not ok:
+    if not report.within_budgets:
         print("rehearsal FAILED: over the memory budget", file=sys.stderr)
-    return 0 if ok else 1
+    return 0 if report.within_budgets else 1

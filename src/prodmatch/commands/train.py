@@ -7,7 +7,6 @@ Flags override the YAML config (two-stage parse); the resolved config is saved w
 from __future__ import annotations
 
 import argparse
-import sys
 
 from prodmatch.train.config import add_config_arguments, parse_train_args
 
@@ -23,15 +22,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
 
 
 def run(args: argparse.Namespace) -> int:
-    from prodmatch.models.pretrained import PretrainedError
-    from prodmatch.train.loop import ResumeError, train_fold
+    from prodmatch.train.loop import train_fold
 
     config = args.train_config
-    try:
-        metrics = train_fold(config, resume=args.resume, overwrite=args.overwrite)
-    except (ResumeError, PretrainedError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    metrics = train_fold(config, resume=args.resume, overwrite=args.overwrite)
     if metrics is not None:
         print(f"{metrics['headline']}  epochs {metrics['epochs']}  "
               f"train time {metrics['train_time_s']:.0f}s  -> {config.fold_dir()}")

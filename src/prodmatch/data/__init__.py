@@ -1,14 +1,24 @@
 """Reading and validating the real competition files, cleaning titles, folds.
 
-The synthetic demo generator lives apart, in :mod:`prodmatch.demo`.
+The synthetic demo generator lives apart, in :mod:`prodmatch.demo`. The names below are imported from their
+module on first use (``from prodmatch.data import DataDir``), so importing one module of the package does not
+import the others.
 """
 
-from prodmatch.data.folds import assign_folds, fold_of_group, read_folds, write_folds
-from prodmatch.data.reading import DataDir, read_sample_submission, read_test, read_train
-from prodmatch.data.titles import clean_title, clean_titles
-from prodmatch.data.validation import DataValidationError, DataWarning
+from __future__ import annotations
 
-__all__ = [
-    "DataDir", "DataValidationError", "DataWarning", "assign_folds", "clean_title", "clean_titles", "fold_of_group",
-    "read_folds", "read_sample_submission", "read_test", "read_train", "write_folds",
-]
+import importlib
+
+_EXPORTS = {
+    "assign_folds": "folds", "fold_of_group": "folds", "read_folds": "folds", "write_folds": "folds",
+    "DataDir": "reading", "read_sample_submission": "reading", "read_test": "reading", "read_train": "reading",
+    "clean_title": "titles", "clean_titles": "titles",
+    "DataValidationError": "validation", "DataWarning": "validation",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

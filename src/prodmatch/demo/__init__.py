@@ -3,12 +3,9 @@
 - :mod:`prodmatch.demo.shopee` -- the demo dataset in the Kaggle layout (``python -m prodmatch demo``), built
   from :mod:`prodmatch.demo.catalog` (products, titles) and :mod:`prodmatch.demo.images` (drawn photos);
 - :mod:`prodmatch.demo.scaled` -- test sets of any size made of perturbed copies of labelled rows, for
-  speed, memory and threshold-transfer rehearsals;
-- :mod:`prodmatch.demo.visual` -- the visual-search demo (index/queries/ground truth, a 3-level category tree).
+  speed, memory and threshold-transfer rehearsals.
 
-Importing :mod:`prodmatch.data` never loads this package.
+The visual-search demo (index/queries/ground truth, a 3-level category tree) is the visual wing's:
+:mod:`prodmatch.visual.demo`, drawn with this package's catalogue and photos. Importing :mod:`prodmatch.data`
+never loads this package, and this package imports none of its modules.
 """
-
-from prodmatch.demo.shopee import DemoSummary, generate_demo
-
-__all__ = ["DemoSummary", "generate_demo"]

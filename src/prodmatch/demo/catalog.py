@@ -128,8 +128,6 @@ CATEGORIES: tuple[Category, ...] = (
              ("garansi resmi", "kapasitas asli")),
 )
 
-CATEGORY_BY_KEY = {c.key: c for c in CATEGORIES}
-
 
 @dataclass(frozen=True)
 class Colour:

@@ -42,6 +42,7 @@ import yaml
 
 from prodmatch.artifacts.thresholds import write_thresholds
 from prodmatch.artifacts.weights import INFERENCE_FILES, fold_folders, run_model_type, run_name_of
+from prodmatch.errors import ArgumentError, InputError, MissingInputError
 from prodmatch.fileio import atomic_open, check_output_dir, write_json
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -58,10 +59,12 @@ MODEL_MODULES = {  # per model type of a shipped run: the encoder, its inputs (i
     "text": ["torch", "transformers", "tokenizers"],
 }
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+#: what a kernel whose recipe needs a GPU may run when it finds none (None: stop with the reason)
+GPU_FALLBACKS = ("none", "text-phash")
 
 
-class BuildError(RuntimeError):
-    """The kernel cannot be built from what was given (explained in the message)."""
+class BuildError(ArgumentError):
+    """The kernel cannot be built from what was given (explained in the message): bad input, exit 2."""
 
 
 @dataclass
@@ -80,6 +83,7 @@ class BuildOptions:
     submit_args: list[str] = field(default_factory=list)
     license: str = "other"
     private: bool = True
+    gpu_fallback: str = "none"  # GPU_FALLBACKS: what the kernel runs when its recipe needs a GPU and none is usable
     project_root: Path | None = None  # source tree holding pyproject.toml (default: the one prodmatch runs from)
 
 
@@ -99,6 +103,9 @@ class BuildResult:
                  f"  kernel:  {self.kernel_dir}  ({m['kernel_id']})",
                  f"  thresholds: {m['thresholds'] or 'none shipped: the kernel tunes them on train.csv'}",
                  f"  weights: {runs}"]
+        if m["runs"]:
+            lines.append(f"  without a usable GPU the kernel {'runs text-phash' if m.get('gpu_fallback') else 'stops'}"
+                         " (--gpu-fallback)")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -165,10 +172,7 @@ def choose_recipe(recipe_arg: str | None, thresholds: Path | None, weights: Path
     from prodmatch.recipes import load_recipe
 
     if thresholds is not None:
-        try:
-            chosen = load_runnable_thresholds(thresholds, weights, recipe_arg)
-        except (FileNotFoundError, ValueError) as exc:
-            raise BuildError(str(exc)) from None
+        chosen = load_runnable_thresholds(thresholds, weights, recipe_arg)
         recipe = chosen.thresholds.recipe
         return recipe, chosen.thresholds.chosen, f"recipe '{recipe.name}' from {thresholds}"
     if recipe_arg in (None, "auto"):
@@ -192,8 +196,8 @@ def ship_weights(recipe, weights: Path | None, dataset: Path) -> tuple[dict, dic
         raise BuildError(f"recipe '{recipe.name}' needs trained weights; pass --weights DIR")
     try:
         resolved = resolve_runs(recipe, weights)
-    except (FileNotFoundError, ValueError) as exc:
-        raise BuildError(f"{exc}\n(or build the weight-free kernel with --recipe text-phash)") from None
+    except InputError as exc:
+        raise BuildError(f"{exc} (or build the weight-free kernel with --recipe text-phash)") from None
     runs, shipped_names, rewrite = {}, {}, {}
     for embedding, run_dir in resolved.items():
         run_dir = Path(run_dir).resolve()
@@ -215,7 +219,10 @@ def ship_weights(recipe, weights: Path | None, dataset: Path) -> tuple[dict, dic
         if model is None:
             raise BuildError(f"{folds[0].config} is missing or names no model type; the kernel needs it "
                              "to match runs to the recipe's embeddings")
-        runs[embedding] = {"run": name, "model": model, "folds": [f.name for f in folds], "source": str(run_dir)}
+        config = folds[0].read_config()  # how the run embeds, for the rehearsal's time projection
+        runs[embedding] = {"run": name, "model": model, "folds": [f.name for f in folds], "source": str(run_dir),
+                           "tta": model == "image" and bool(config.get("tta", False)),
+                           "amp_dtype": config.get("amp_dtype", "float16")}
         rewrite[embedding] = name
     return runs, rewrite
 
@@ -300,8 +307,11 @@ def build_kernel(options: BuildOptions) -> BuildResult:
     kernel_slug = check_slug(options.kernel_slug, "kernel slug")
     weights = Path(options.weights) if options.weights else None
     thresholds = Path(options.thresholds) if options.thresholds else None
-    if thresholds is not None and not thresholds.is_file():
-        raise BuildError(f"thresholds file not found: {thresholds}")
+    for flag, path in (("--thresholds", thresholds), ("--wheel", options.wheel)):
+        if path is not None and not Path(path).is_file():
+            raise MissingInputError(f"{flag} {path}: file not found")
+    if options.gpu_fallback not in GPU_FALLBACKS:
+        raise BuildError(f"--gpu-fallback {options.gpu_fallback!r}: choose from {list(GPU_FALLBACKS)}")
     recipe, matcher, recipe_note = choose_recipe(options.recipe, thresholds, weights)
     notes.append(recipe_note)
     if thresholds is None and options.tune_data_dir is None and recipe.needs_weights:
@@ -374,6 +384,7 @@ def build_kernel(options: BuildOptions) -> BuildResult:
             "recipe": recipe.name, "recipe_file": "recipe.yaml", "thresholds": thresholds_name,
             "matcher": matcher,
             "needs_images": recipe.needs_weights, "wheel": wheel.name, "vendored_wheels": vendored,
+            "gpu_fallback": options.gpu_fallback if recipe.needs_weights and options.gpu_fallback != "none" else None,
             "weights_dir": "weights" if runs else None, "runs": runs,
             "requires_modules": required_modules(runs),
             "submit_args": list(options.submit_args),

@@ -14,7 +14,11 @@ What a rehearsal does (all under a temporary folder, removed afterwards unless `
 4. validates ``working/submission.csv`` against the test.csv with :func:`prodmatch.artifacts.submission.validate_submission`,
    checks that prodmatch was imported from the fresh environment and that the guard logged no network
    attempt, and reports per-stage seconds and peak RSS (from make_submission's ``--timings-json``) and the
-   projected Kaggle run time (:func:`project_kaggle_seconds`).
+   projected Kaggle run time (:mod:`prodmatch.kernel.projection`), as a
+   :class:`prodmatch.artifacts.rehearsal.RehearsalReport`.
+
+This machine has no GPU, so the kernel is told it may embed on the CPU (``PRODMATCH_ALLOW_CPU=1``);
+``require_gpu`` applies Kaggle's rule instead: a recipe with models stops, or falls back to text-phash.
 """
 
 from __future__ import annotations
@@ -31,29 +35,28 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prodmatch.artifacts.timings import EMBED_STAGE, MATCH_STAGE, StageTimings, read_timings
-from prodmatch.fileio import write_json
+from prodmatch.artifacts.rehearsal import RehearsalReport, write_rehearsal_report
+from prodmatch.artifacts.submission import SubmissionError
+from prodmatch.artifacts.timings import read_timings
+from prodmatch.errors import MissingInputError
 from prodmatch.kernel.build import MANIFEST_NAME
 from prodmatch.kernel.netguard import GUARD_LOG_ENV, isolation_command, write_guard
+from prodmatch.kernel.projection import (
+    DEFAULT_GPU_IMAGES_PER_S,
+    DEFAULT_GPU_TITLES_PER_S,
+    DEFAULT_OVERHEAD_S,
+    measured_image_rate,
+    project_kaggle_seconds,
+    resolve_cpu_factor,
+    stage_table,
+)
 
-KAGGLE_LIMIT_S = 2 * 3600
-#: Rehearsal CPU seconds x this = Kaggle CPU seconds, unless measured (``--kaggle-report``). Kaggle's GPU
-#: sessions ran the Shopee kernels on 2 vCPUs (one hyper-threaded core) of a ~2.0-2.3 GHz Xeon; this
-#: machine's cores are faster per thread. 2.0 is a deliberately pessimistic guess, not a measurement.
-DEFAULT_CPU_FACTOR = 2.0
-#: Assumed Kaggle GPU throughput per fold model (T4/P100, fp16, JPEG decoding on 2 CPU workers): the
-#: embed stage cannot be projected from a CPU rehearsal, so it is modelled as postings x folds / rate.
-DEFAULT_GPU_IMAGES_PER_S = 150.0
-DEFAULT_GPU_TITLES_PER_S = 2000.0
-#: Loading one fold model from /kaggle/input onto the GPU (modelled, like the embedding itself).
-DEFAULT_LOAD_S_PER_FOLD = 10.0
-#: Kaggle-side time not seen by a rehearsal: container start, mounting inputs, saving outputs.
-DEFAULT_OVERHEAD_S = 120.0
 EXCLUDED_FROM_STACK = ("prodmatch", "__editable__", "_prodmatch", "sitecustomize", "usercustomize", "__pycache__")
 
 
 class RehearsalError(RuntimeError):
-    """The kernel failed, or its output did not pass the checks (explained in the message)."""
+    """The kernel failed, or its output did not pass the checks (explained in the message): the rehearsal's
+    result, not bad input (missing inputs raise :class:`prodmatch.errors.MissingInputError`)."""
 
 
 @dataclass
@@ -74,6 +77,9 @@ class RehearsalOptions:
     kaggle_report: Path | None = None
     gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S
     gpu_titles_per_s: float = DEFAULT_GPU_TITLES_PER_S
+    gpu_check: Path | None = None  # bench/gpu_check.py --json: its measured image rate replaces gpu_images_per_s
+    gpus: int = 1  # devices the projection deals fold models over
+    require_gpu: bool = False  # apply the kernel's Kaggle GPU rule (stop or fall back) instead of embedding on CPU
     overhead_s: float = DEFAULT_OVERHEAD_S
     report: Path | None = None
     echo: bool = True  # stream the kernel's output
@@ -188,7 +194,8 @@ def make_fresh_env(root: Path, exclude: list[str] | tuple[str, ...] = ()) -> dic
     return {"python": python, "env_dir": env_dir, "site_dir": site_dir, "stack": farm, "stack_entries": n_linked}
 
 
-def kernel_environment(info: dict, fresh: dict, root: Path, submit_args: list[str], ro_paths: list[Path]) -> dict:
+def kernel_environment(info: dict, fresh: dict, root: Path, submit_args: list[str], ro_paths: list[Path],
+                       require_gpu: bool = False) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "KAGGLE_", "PRODMATCH_"))}
     env.update({
@@ -201,6 +208,8 @@ def kernel_environment(info: dict, fresh: dict, root: Path, submit_args: list[st
         "PRODMATCH_RO_PATHS": "\n".join(str(p) for p in ro_paths),
         "PRODMATCH_REHEARSAL": "1",
     })
+    if not require_gpu:
+        env["PRODMATCH_ALLOW_CPU"] = "1"  # this machine has no GPU: embed on the CPU, which Kaggle's run must not
     if submit_args:
         env["PRODMATCH_SUBMIT_ARGS"] = " ".join(submit_args)
     (root / "tmp").mkdir(exist_ok=True)
@@ -232,72 +241,34 @@ def run_kernel(command: list[str], env: dict, cwd: Path, log_path: Path, timeout
     return code, time.perf_counter() - started
 
 
-# ----------------------------------------------------------------------------------------- projection
-def project_kaggle_seconds(timings: StageTimings, kernel_report: dict, manifest: dict, n_test: int, cpu_factor: float,
-                           images_per_s: float, titles_per_s: float, overhead_s: float) -> dict:
-    """Projected Kaggle wall time of the same run.
-
-    ``projected = overhead_s + cpu_factor * cpu_seconds + embed_model``, where ``cpu_seconds`` is everything
-    the rehearsal measured except the embed stage (install, imports/reading, tune_cv, search, matching,
-    writing), and the embed stage -- GPU work on Kaggle, not comparable with a CPU rehearsal -- is modelled
-    as ``folds * (load_s + n_test / rate)`` per run (image runs at ``images_per_s``, text runs at ``titles_per_s``).
-    """
-    submit_s = float(kernel_report["seconds"]["submit"])
-    total_s = float(kernel_report["seconds"]["total"])
-    embed_measured = float(timings.seconds.get(EMBED_STAGE, 0.0))
-    cpu_s = max(0.0, total_s - embed_measured)
-    embed_model = 0.0
-    for run in manifest.get("runs", {}).values():
-        rate = images_per_s if run.get("model") == "image" else titles_per_s
-        embed_model += len(run["folds"]) * (DEFAULT_LOAD_S_PER_FOLD + n_test / rate)
-    projected = overhead_s + cpu_factor * cpu_s + embed_model
-    return {
-        "model": ("overhead_s + cpu_factor * (kernel wall - embed) "
-                  "+ sum over runs of folds * (load_s + n_test / GPU rate)"),
-        "load_s_per_fold": DEFAULT_LOAD_S_PER_FOLD,
-        "cpu_factor": cpu_factor, "overhead_s": overhead_s, "cpu_seconds_measured": round(cpu_s, 2),
-        "embed_seconds_measured_here": round(embed_measured, 2), "embed_seconds_modelled": round(embed_model, 2),
-        "gpu_images_per_s": images_per_s, "gpu_titles_per_s": titles_per_s, "submit_seconds": round(submit_s, 2),
-        "projected_s": round(projected, 1), "limit_s": KAGGLE_LIMIT_S,
-        "within_limit": projected <= KAGGLE_LIMIT_S,
-    }
-
-
-def stage_table(timings: StageTimings, kernel_report: dict) -> list[dict]:
-    """Per-stage seconds (in the order the stages ran) and the submit process's peak RSS after each stage; the
-    match stage is split into each source's search and the matching itself."""
-    rows = [{"stage": "install (pip --no-index)", "seconds": kernel_report["seconds"]["install"], "peak_rss_gb": None}]
-    for stage, seconds in timings.seconds.items():
-        peaks = {"peak_rss_gb": timings.peak_rss_gb.get(stage), "peak_gpu_gb": timings.peak_gpu_gb.get(stage)}
-        if stage != MATCH_STAGE:
-            rows.append({"stage": stage, "seconds": seconds, **peaks})
-            continue
-        for name, value in timings.search_seconds.items():
-            rows.append({"stage": f"search: {name}", "seconds": value, "peak_rss_gb": None})
-        rows.append({"stage": "matching (policy, lists)",
-                     "seconds": round(seconds - sum(timings.search_seconds.values()), 3), **peaks})
-    staged = sum(timings.seconds.values())
-    rows.append({"stage": "startup, imports, reading", "seconds": round(max(0.0, kernel_report["seconds"]["submit"]
-                                                                            - staged), 3), "peak_rss_gb": None})
-    return rows
-
-
 # ---------------------------------------------------------------------------------------------- rehearse
-def rehearse(options: RehearsalOptions) -> dict:
-    from prodmatch.data import read_test
-    from prodmatch.artifacts.submission import validate_submission
-
+def check_inputs(options: RehearsalOptions) -> tuple[Path, dict, Path]:
+    """(build folder, manifest, data folder), or a MissingInputError naming what is missing -- before any work."""
     build = Path(options.build).resolve()
     manifest_path = build / "dataset" / MANIFEST_NAME
     if not manifest_path.is_file() or not (build / "kernel" / "kernel.py").is_file():
-        raise RehearsalError(f"{build} is not a kernel build (run `prodmatch kernel build --out {options.build}`)")
-    with open(manifest_path, encoding="utf-8") as handle:
-        manifest = json.load(handle)
+        raise MissingInputError(f"{options.build} is not a kernel build (no dataset/{MANIFEST_NAME} or "
+                                f"kernel/kernel.py): run `prodmatch kernel build --out {options.build}` first")
     data_dir = Path(options.data_dir).resolve()
-    if options.scale and not (data_dir / "train.csv").is_file():
-        raise RehearsalError(f"--scale builds the test set from train.csv, and {data_dir} has none")
-    if not options.scale and not (data_dir / "test.csv").is_file():
-        raise RehearsalError(f"{data_dir} has no test.csv")
+    needed = "train.csv" if options.scale else "test.csv"
+    if not (data_dir / needed).is_file():
+        why = "--scale builds the test set from train.csv" if options.scale else "the kernel matches test.csv"
+        raise MissingInputError(f"{options.data_dir} has no {needed} ({why}); pass --data-dir of a Kaggle-layout "
+                                "folder")
+    for flag, path in (("--kaggle-report", options.kaggle_report), ("--gpu-check", options.gpu_check)):
+        if path is not None and not Path(path).is_file():
+            raise MissingInputError(f"{flag} {path}: file not found")
+    if options.gpu_check is not None:
+        measured_image_rate(options.gpu_check)  # refuse a useless file now, not after the run
+    with open(manifest_path, encoding="utf-8") as handle:
+        return build, json.load(handle), data_dir
+
+
+def rehearse(options: RehearsalOptions) -> RehearsalReport:
+    from prodmatch.artifacts.submission import validate_submission
+    from prodmatch.data import read_test
+
+    build, manifest, data_dir = check_inputs(options)
     method, prefix = isolation_command(options.isolation)
     if options.workdir is not None:
         Path(options.workdir).mkdir(parents=True, exist_ok=True)
@@ -310,7 +281,7 @@ def rehearse(options: RehearsalOptions) -> dict:
         prepare_s = time.perf_counter() - prepare_started
         ro_paths = sorted({info["input"], (build / "dataset").resolve(), data_dir}, key=str) \
             if method == "netns+ro" else []
-        env = kernel_environment(info, fresh, root, options.submit_args, ro_paths)
+        env = kernel_environment(info, fresh, root, options.submit_args, ro_paths, options.require_gpu)
         command = prefix + [str(fresh["python"]), str(info["script"])]
         print(f"rehearsal in {root}: isolation {method}; fresh env {fresh['env_dir']} "
               f"({fresh['stack_entries']} preinstalled entries linked); running kernel.py", flush=True)
@@ -319,41 +290,43 @@ def rehearse(options: RehearsalOptions) -> dict:
         if code != 0:
             raise RehearsalError(f"kernel.py exited with code {code}; last output:\n{log_tail}")
         result = check_outputs(info, fresh, root, manifest, log_tail, validate_submission, read_test)
-        timings = result.pop("_timings")
-        kernel_report = result.pop("_kernel_report")
-        n_test = timings.n_test or result["submission_rows"]
-        cpu_factor, factor_source = resolve_cpu_factor(options, kernel_report)
-        projection = project_kaggle_seconds(timings, kernel_report, manifest, n_test, cpu_factor,
-                                            options.gpu_images_per_s, options.gpu_titles_per_s, options.overhead_s)
-        projection["cpu_factor_source"] = factor_source
-        peak_rss = max([*timings.peak_rss_gb.values(), kernel_report["children_peak_rss_gb"]])
-        gpu_peaks = list(timings.peak_gpu_gb.values())
-        peak_gpu = max(gpu_peaks) if gpu_peaks else None
-        report = {
-            "ok": True, "build_id": manifest["build_id"], "recipe": manifest["recipe"], "data_dir": str(data_dir),
-            "scale": options.scale, "n_test": n_test, "isolation": method,
-            "excluded_packages": list(options.exclude_packages),
-            "network_attempts": result["network_attempts"], "prodmatch_file": kernel_report["prodmatch_file"],
-            "wall_s": round(wall_s, 2), "prepare_s": round(prepare_s, 2),
-            "kernel_seconds": kernel_report["seconds"], "stages": stage_table(timings, kernel_report),
-            "peak_rss_gb": round(peak_rss, 3),
-            "ram_budget_gb": options.ram_budget_gb, "within_ram_budget": peak_rss <= options.ram_budget_gb,
-            "peak_gpu_gb": peak_gpu, "gpu_budget_gb": options.gpu_budget_gb,
-            "within_gpu_budget": None if peak_gpu is None else peak_gpu <= options.gpu_budget_gb,
-            "projection": projection, "calibration_s": kernel_report.get("calibration_s"),
-            "cpu_count": os.cpu_count(), "timings": timings.as_dict(),
-        }
+        report = build_report(options, manifest, data_dir, method, result, wall_s, prepare_s)
         if info["labels"] is not None:
-            report["f1_vs_copied_groups"] = score_against_labels(info["working"] / "submission.csv", *info["labels"])
-        report["total_s"] = round(time.perf_counter() - started, 2)
+            report.f1_vs_copied_groups = score_against_labels(info["working"] / "submission.csv", *info["labels"])
+        report.total_s = round(time.perf_counter() - started, 2)
         if options.keep:
-            report["workdir"] = str(root)
+            report.workdir = str(root)
         if options.report:
-            write_json(options.report, report)
+            write_rehearsal_report(options.report, report)
         return report
     finally:
         if not options.keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def build_report(options: RehearsalOptions, manifest: dict, data_dir: Path, method: str, result: dict,
+                 wall_s: float, prepare_s: float) -> RehearsalReport:
+    timings, kernel_report = result["timings"], result["kernel_report"]
+    n_test = timings.n_test or result["submission_rows"]
+    recipe_run = kernel_report.get("recipe_run") or manifest["recipe"]
+    embedded_runs = manifest.get("runs", {}) if recipe_run == manifest["recipe"] else {}
+    cpu_factor, factor_source = resolve_cpu_factor(options.cpu_factor, options.kaggle_report, kernel_report)
+    images_per_s, rate_source = ((options.gpu_images_per_s, "assumed (--gpu-images-per-s)")
+                                 if options.gpu_check is None else measured_image_rate(options.gpu_check))
+    projection = project_kaggle_seconds(timings, kernel_report, embedded_runs, n_test, cpu_factor, factor_source,
+                                        images_per_s, rate_source, options.gpu_titles_per_s, options.overhead_s,
+                                        options.gpus)
+    gpu_peaks = list(timings.peak_gpu_gb.values())
+    return RehearsalReport(
+        build_id=manifest["build_id"], recipe=manifest["recipe"], recipe_run=recipe_run, data_dir=str(data_dir),
+        scale=options.scale, n_test=n_test, isolation=method, excluded_packages=list(options.exclude_packages),
+        network_attempts=result["network_attempts"], prodmatch_file=kernel_report["prodmatch_file"],
+        gpus=list(kernel_report.get("gpus") or []), wall_s=round(wall_s, 2), prepare_s=round(prepare_s, 2),
+        kernel_seconds=kernel_report["seconds"], stages=stage_table(timings, kernel_report),
+        peak_rss_gb=round(max([*timings.peak_rss_gb.values(), kernel_report["children_peak_rss_gb"]]), 3),
+        ram_budget_gb=options.ram_budget_gb, peak_gpu_gb=max(gpu_peaks) if gpu_peaks else None,
+        gpu_budget_gb=options.gpu_budget_gb, projection=projection, calibration_s=kernel_report.get("calibration_s"),
+        cpu_count=os.cpu_count() or 1, timings=timings.as_dict())
 
 
 def check_outputs(info, fresh, root, manifest, log_tail, validate_submission, read_test) -> dict:
@@ -362,7 +335,10 @@ def check_outputs(info, fresh, root, manifest, log_tail, validate_submission, re
     if not submission.is_file():
         raise RehearsalError(f"kernel.py exited 0 but wrote no {submission}; last output:\n{log_tail}")
     test = read_test(info["competition"] / "test.csv")
-    validate_submission(submission, test)
+    try:
+        validate_submission(submission, test)
+    except SubmissionError as exc:  # the kernel's output, not the user's input, is wrong here
+        raise RehearsalError(f"the kernel wrote an invalid submission: {exc}") from None
     report_path, timings_path = working / "prodmatch_kernel_report.json", working / "prodmatch_timings.json"
     for path in (report_path, timings_path):
         if not path.is_file():
@@ -381,21 +357,8 @@ def check_outputs(info, fresh, root, manifest, log_tail, validate_submission, re
     if attempts:
         raise RehearsalError(f"the kernel tried to use the network {attempts} time(s):\n"
                              f"{guard_text[-3000:]}")
-    return {"submission_rows": len(test), "network_attempts": attempts, "_timings": timings,
-            "_kernel_report": kernel_report}
-
-
-def resolve_cpu_factor(options: RehearsalOptions, kernel_report: dict) -> tuple[float, str]:
-    if options.cpu_factor is not None:
-        return float(options.cpu_factor), "given (--cpu-factor)"
-    if options.kaggle_report is not None:
-        kaggle = json.loads(Path(options.kaggle_report).read_text(encoding="utf-8"))
-        local = kernel_report.get("calibration_s")
-        if kaggle.get("calibration_s") and local:
-            factor = float(kaggle["calibration_s"]) / float(local)
-            return round(factor, 3), (f"measured: calibration {kaggle['calibration_s']}s on Kaggle "
-                                      f"({options.kaggle_report}) / {local}s here")
-    return DEFAULT_CPU_FACTOR, "default assumption (Kaggle 2-vCPU Xeon ~2x slower per thread than this machine)"
+    return {"submission_rows": len(test), "network_attempts": attempts, "timings": timings,
+            "kernel_report": kernel_report}
 
 
 def score_against_labels(submission: Path, posting_ids, label_groups) -> float:
@@ -406,29 +369,3 @@ def score_against_labels(submission: Path, posting_ids, label_groups) -> float:
     frame = pd.read_csv(submission, dtype=str, keep_default_na=False)
     predictions = dict(zip(frame["posting_id"], frame["matches"]))
     return round(score_match_lists(predictions, truth_from_labels(posting_ids, label_groups)).f1, 4)
-
-
-def format_report(report: dict) -> str:
-    lines = [f"rehearsal OK: recipe {report['recipe']}, {report['n_test']} test postings, isolation "
-             f"{report['isolation']}, {report['network_attempts']} network attempts, prodmatch from "
-             f"{report['prodmatch_file']}",
-             f"{'stage':<28} {'seconds':>9} {'peak RSS GB (so far)':>21}"]
-    for row in report["stages"]:
-        peak = "" if row.get("peak_rss_gb") is None else f"{row['peak_rss_gb']:.2f}"
-        lines.append(f"{row['stage']:<28} {row['seconds']:>9.2f} {peak:>21}")
-    ks = report["kernel_seconds"]
-    lines.append(f"{'kernel total (incl. install)':<28} {ks['total']:>9.2f}")
-    lines.append(f"wall {report['wall_s']:.1f}s (plus {report['prepare_s']:.1f}s preparing the inputs/env)")
-    lines.append(f"peak RSS {report['peak_rss_gb']:.2f} GB vs budget {report['ram_budget_gb']:.1f} GB: "
-                 f"{'within' if report['within_ram_budget'] else 'OVER'}; GPU peak "
-                 + ("not measured (no CUDA in this run)" if report["peak_gpu_gb"] is None else
-                    f"{report['peak_gpu_gb']:.2f} GB vs {report['gpu_budget_gb']:.1f} GB: "
-                    f"{'within' if report['within_gpu_budget'] else 'OVER'}"))
-    p = report["projection"]
-    lines.append(f"projected Kaggle run: {p['projected_s']:.0f}s = {p['overhead_s']:.0f}s overhead + "
-                 f"{p['cpu_factor']} x {p['cpu_seconds_measured']:.1f}s CPU + {p['embed_seconds_modelled']:.0f}s "
-                 f"modelled embedding ({p['cpu_factor_source']}); limit {p['limit_s']}s: "
-                 f"{'within' if p['within_limit'] else 'OVER'}")
-    if "f1_vs_copied_groups" in report:
-        lines.append(f"F1 vs the copied label groups: {report['f1_vs_copied_groups']:.4f}")
-    return "\n".join(lines)

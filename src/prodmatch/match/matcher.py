@@ -20,6 +20,7 @@ import pandas as pd
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.kinds import MATCHER_CLASSES, MATCHER_KINDS
 from prodmatch.match.policy import match_lists
+from prodmatch.metrics import MatchScore, group_sizes, row_scores_from_counts
 from prodmatch.search.features import Features
 
 
@@ -45,6 +46,17 @@ class Matched:
     def match_counts(self) -> np.ndarray:
         """Matches per posting, itself included."""
         return np.bincount(self.table.rows[self.mask], minlength=self.table.n_query) + 1
+
+    def score(self, labels) -> MatchScore:
+        """Row-wise F1, precision and recall against true groups (``labels``: one group per posting)."""
+        labels = np.asarray(labels)
+        n = self.table.n_query
+        if len(labels) != n or self.table.n_index != n:
+            raise ValueError(f"{len(labels)} labels for {n} postings matched among themselves")
+        rows, cols = self.table.rows[self.mask], self.table.cols[self.mask]
+        tp = np.bincount(rows[labels[rows] == labels[cols]], minlength=n) + 1
+        f1, precision, recall = row_scores_from_counts(tp, self.match_counts(), group_sizes(labels))
+        return MatchScore(float(f1.mean()), float(precision.mean()), float(recall.mean()), n)
 
     def pairs(self, posting_ids) -> pd.DataFrame:
         """The matched pairs once each (``id_a`` < ``id_b`` by position), with the score the rule ranked them by

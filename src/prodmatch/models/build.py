@@ -12,10 +12,10 @@ from prodmatch.errors import CorruptFileError, MissingInputError
 from prodmatch.fileio import read_errors
 from prodmatch.models.heads import MarginHead
 from prodmatch.models.image import ImageEncoder, ImageEncoderSpec
+from prodmatch.models.registry import MODEL_KINDS
 from prodmatch.models.text import TextEncoder, TextEncoderSpec
 
 MODEL_FORMAT = "prodmatch-encoder/1"
-KINDS = ("image", "text")
 
 
 class MetricModel(nn.Module):
@@ -82,7 +82,7 @@ def build_encoder(config) -> nn.Module:
         return ImageEncoder.create(image_spec_from_config(config), config.pretrained, config.allow_download)
     if config.model == "text":
         return TextEncoder.create(text_spec_from_config(config), config.pretrained, config.allow_download)
-    raise ValueError(f"model must be one of {KINDS}, got {config.model!r}")
+    raise ValueError(f"model must be one of {MODEL_KINDS}, got {config.model!r}")
 
 
 def encoder_payload(encoder: nn.Module, **extra: Any) -> dict:

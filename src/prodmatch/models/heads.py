@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prodmatch.models.registry import HEAD_NAMES
+
 
 class MarginHead(nn.Module):
     """Base class: normalised class weights, cosine logits, scale, margin schedule."""
@@ -115,7 +117,7 @@ class CurricularFaceHead(MarginHead):
         return logits * self.scale
 
 
-HEADS: dict[str, type[MarginHead]] = {"arcface": ArcFaceHead, "curricularface": CurricularFaceHead}
+HEADS: dict[str, type[MarginHead]] = dict(zip(HEAD_NAMES, (ArcFaceHead, CurricularFaceHead), strict=True))
 
 
 def create_head(name: str, in_features: int, num_classes: int, scale: float = 30.0, margin: float = 0.5,

@@ -75,7 +75,7 @@ class HierarchicalHeads(nn.Module):
     """Per-level representations and classifiers (DHC) for a category tree.
 
     ``level_sizes[l]`` is the number of classes at level l (top first); ``parents[l - 1][c]`` the level-(l-1)
-    class of level-l class c, as :class:`prodmatch.data.visual_search.CategoryTree` gives them.
+    class of level-l class c, as :class:`prodmatch.visual.layout.CategoryTree` gives them.
     """
 
     def __init__(self, in_features: int, level_sizes: Sequence[int], parents: Sequence[Sequence[int]],

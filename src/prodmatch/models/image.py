@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from prodmatch.errors import ArgumentError
 from prodmatch.models.layers import GeM, Neck, l2n
 from prodmatch.models.pretrained import create_image_backbone
 
@@ -56,8 +57,8 @@ class ImageEncoder(nn.Module):
         if self.freeze_layers:
             blocks = self.blocks()
             if not 0 < self.freeze_layers <= len(blocks):
-                raise ValueError(f"freeze_layers must be in 1..{len(blocks)} for {spec.backbone}, "
-                                 f"got {self.freeze_layers}")
+                raise ArgumentError(f"--freeze-layers {self.freeze_layers}: freeze_layers must be in 1..{len(blocks)} "
+                                    f"for {spec.backbone} (its blocks)")
             for module in self.frozen_modules():
                 module.requires_grad_(False)
                 module.eval()
@@ -69,8 +70,8 @@ class ImageEncoder(nn.Module):
     def blocks(self) -> nn.Sequential:
         missing = [name for name in STAGED_PARTS if not hasattr(self.backbone, name)]
         if missing:
-            raise ValueError(f"freeze_layers needs an EfficientNet/MobileNet-style timm backbone "
-                             f"({', '.join(STAGED_PARTS)}); {self.spec.backbone} has no {', '.join(missing)}")
+            raise ArgumentError(f"--freeze-layers: freeze_layers needs an EfficientNet/MobileNet-style timm backbone "
+                                f"({', '.join(STAGED_PARTS)}); {self.spec.backbone} has no {', '.join(missing)}")
         return self.backbone.blocks
 
     def frozen_modules(self) -> list[nn.Module]:

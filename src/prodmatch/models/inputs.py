@@ -83,11 +83,17 @@ def unreadable_summary(paths: Sequence[str | Path], problems: dict[int, str], sh
 
 
 class ImageRows(Dataset):
-    """Images of a frame's rows; ``seed`` set -> per-sample augmentation seeds (see :meth:`set_epoch`)."""
+    """Images of a frame's rows; ``seed`` set -> per-sample augmentation seeds (see :meth:`set_epoch`).
+
+    ``labels``: int64, one class id per row (n_rows,), or a row of class ids per row (n_rows, n_labels) such as
+    a product and its category levels; None: unlabelled (-1)."""
 
     def __init__(self, paths: Sequence[str | Path], labels: np.ndarray | None, transform, seed: int | None = None):
         self.paths = [Path(p) for p in paths]
         self.labels = np.full(len(self.paths), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
+        if self.labels.ndim not in (1, 2) or len(self.labels) != len(self.paths):
+            raise ValueError(f"labels must be (n_paths,) or (n_paths, n_labels) for {len(self.paths)} paths, got "
+                             f"shape {self.labels.shape}")
         self.transform = transform
         self.seed = seed
         self.epoch = 0
@@ -108,12 +114,13 @@ class ImageRows(Dataset):
         if image is None:
             image = placeholder_image()
         tensor = seeded_call(self.transform, image, self.sample_seed(i))
-        return tensor, int(self.labels[i]), i, problem
+        label = self.labels[i]
+        return tensor, int(label) if label.ndim == 0 else label, i, problem
 
 
 def collate_images(items) -> dict:
     images, labels, index, problems = zip(*items)
-    return {"inputs": torch.stack(images), "labels": torch.as_tensor(labels, dtype=torch.long),
+    return {"inputs": torch.stack(images), "labels": torch.as_tensor(np.asarray(labels), dtype=torch.long),
             "index": torch.as_tensor(index, dtype=torch.long), "problems": list(problems)}
 
 

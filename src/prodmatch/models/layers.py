@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NECKS = ("linear_bn", "linear", "bn", "none")
+from prodmatch.errors import ArgumentError
+from prodmatch.models.registry import NECKS
 
 
 class GeM(nn.Module):
@@ -50,8 +51,8 @@ class Neck(nn.Module):
             raise ValueError(f"unknown neck {kind!r}; choose from {NECKS}")
         out_features = out_features or in_features
         if kind in ("bn", "none") and out_features != in_features:
-            raise ValueError(f"neck {kind!r} keeps the width {in_features}; set embedding_dim to {in_features} or "
-                             "use neck linear_bn")
+            raise ArgumentError(f"--neck {kind}: the neck keeps the width {in_features}; set embedding_dim to "
+                                f"{in_features} or use neck linear_bn")
         self.kind = kind
         self.in_features = in_features
         self.out_features = out_features

@@ -17,6 +17,7 @@ Anything else, a missing path, or weights that do not fit is a :class:`Pretraine
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -25,14 +26,13 @@ import torch
 from torch import nn
 
 from prodmatch.compat import import_timm, import_transformers
-from prodmatch.errors import InputError
+from prodmatch.errors import ArgumentError, InputError
 
 LITE0_PYPI = "efficientnet-lite0-pypi"
 MINILM_PYPI = "minilm-pypi"
 IMAGE_ALIASES = ("none", "auto", LITE0_PYPI)
 TEXT_ALIASES = ("none", "auto", MINILM_PYPI)
 LITE0_TIMM_NAME = "tf_efficientnet_lite0"
-MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class PretrainedError(InputError, RuntimeError):
@@ -175,6 +175,10 @@ def _timm_cached_file(pretrained_cfg) -> Path | None:
 def create_image_backbone(name: str, pretrained: str = "auto", allow_download: bool = False) -> nn.Module:
     """A timm feature extractor (``num_classes=0, global_pool=''``) with its starting weights resolved."""
     timm = import_timm()
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        raise ArgumentError(f"--backbone {name}: not a timm model name{f' (close: {close})' if close else ''}; "
+                            "timm.list_models() lists them")
     kwargs = {"num_classes": 0, "global_pool": ""}
     spec = str(pretrained)
     if spec == "none":

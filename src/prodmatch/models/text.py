@@ -24,6 +24,7 @@ from torch import nn
 
 from prodmatch.compat import import_transformers
 from prodmatch.data import clean_title
+from prodmatch.errors import ArgumentError
 from prodmatch.models.layers import Neck, l2n, masked_mean
 from prodmatch.models.pretrained import create_text_backbone
 
@@ -62,7 +63,8 @@ class TextEncoder(nn.Module):
         if self.freeze_layers:
             layers = self.layers()
             if not 0 < self.freeze_layers <= len(layers):
-                raise ValueError(f"freeze_layers must be in 1..{len(layers)}, got {self.freeze_layers}")
+                raise ArgumentError(f"--freeze-layers {self.freeze_layers}: freeze_layers must be in 1..{len(layers)} "
+                                    f"for {spec.backbone} (its transformer layers)")
             for module in self.frozen_modules():
                 module.requires_grad_(False)
                 module.eval()
@@ -97,8 +99,8 @@ class TextEncoder(nn.Module):
         encoder = getattr(self.transformer, "encoder", None)
         layers = getattr(encoder, "layer", None)
         if not isinstance(layers, nn.ModuleList):
-            raise ValueError(f"{type(self.transformer).__name__} has no encoder.layer list; freeze_layers needs a "  # noqa: TRY004
-                             "BERT-style encoder")
+            raise ArgumentError(f"--freeze-layers: {type(self.transformer).__name__} has no encoder.layer list; "
+                                "freeze_layers needs a BERT-style encoder")
         return layers
 
     def frozen_modules(self) -> list[nn.Module]:
@@ -138,8 +140,8 @@ class TextEncoder(nn.Module):
             from transformers.masking_utils import create_bidirectional_mask
         except ImportError:  # transformers 4.x
             return self.transformer.get_extended_attention_mask(attention_mask, attention_mask.shape)
-        return create_bidirectional_mask(config=self.transformer.config, inputs_embeds=hidden,
-                                         attention_mask=attention_mask)
+        # positional: transformers 5.0 (Kaggle's image) names the second argument input_embeds, later inputs_embeds
+        return create_bidirectional_mask(self.transformer.config, hidden, attention_mask)
 
     def _run_layers(self, hidden, attention_mask, layers) -> torch.Tensor:
         mask = self._layer_mask(hidden, attention_mask)

@@ -21,7 +21,6 @@ import pandas as pd
 
 from prodmatch.data.images import any_usable_image, unusable_images
 from prodmatch.errors import MissingInputError
-from prodmatch.models.inputs import ImageReadWarning, unreadable_summary
 from prodmatch.pipeline.runs import image_embeddings, test_embeddings_for
 from prodmatch.pipeline.tune import Log
 from prodmatch.recipes import Recipe
@@ -66,6 +65,8 @@ def _without_images(runs: dict[str, Path], recipe: Recipe, test: pd.DataFrame, i
             f"({', '.join(f'{reason}: {count}' for reason, count in reasons.most_common())}), "
             f"but recipe '{recipe.name}' matches with an image model ({', '.join(image_names)}). Put the test images "
             "there, or pass --allow-missing-images to match by title and phash alone")
+    from prodmatch.models.inputs import ImageReadWarning, unreadable_summary  # torch: image recipes only
+
     paths = [images_dir / name for name in test["image"].astype(str)]
     warnings.warn(f"{unreadable_summary(paths, problems)}; --allow-missing-images: every posting is left out of "
                   f"{_image_sources(recipe, image_names)}", ImageReadWarning, stacklevel=3)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from prodmatch.artifacts.oof import oof_posting_ids, read_oof_embeddings
-from prodmatch.artifacts.weights import find_runs, run_model_type
+from prodmatch.artifacts.weights import check_finished, find_runs, fold_folders, run_model_type
 from prodmatch.errors import ArgumentError, MissingInputError
 from prodmatch.recipes import Recipe
 
@@ -29,7 +29,8 @@ def _selected_run(name: str, selector: dict, weights_dir: Path) -> Path:
 
 
 def resolve_runs(recipe: Recipe, weights_dir: str | Path) -> dict[str, Path]:
-    """embedding name -> run dir, for every embedding the recipe declares (optional ones may be absent)."""
+    """embedding name -> run dir, for every embedding the recipe declares (optional ones may be absent); a run
+    whose training did not finish is refused, naming its folder."""
     weights_dir = Path(weights_dir)
     runs = find_runs(weights_dir)
     resolved = {}
@@ -54,6 +55,8 @@ def resolve_runs(recipe: Recipe, weights_dir: str | Path) -> dict[str, Path]:
                 f"(embeddings: {{{name}: {{run: PATH}}}})"
             )
         resolved[name] = matching[0]
+    for run_dir in resolved.values():
+        check_finished(fold_folders(run_dir))
     return resolved
 
 

@@ -1,9 +1,11 @@
-"""Candidate search: dense embeddings (faiss/cuML/torch/numpy), TF-IDF titles and image phash."""
+"""Candidate search: dense embeddings (faiss/cuML/torch/numpy), TF-IDF titles and image phash.
 
-from prodmatch.search.dense import create_backend, dense_neighbours, l2_normalize
-from prodmatch.search.neighbours import Neighbours
-from prodmatch.search.phash import phash_neighbours
-from prodmatch.search.tfidf import TfidfConfig, sparse_topk, tfidf_matrix, tfidf_neighbours
+- :mod:`~prodmatch.search.dense`       dense kNN backends (``dense_neighbours``, ``create_backend``, ``l2_normalize``);
+- :mod:`~prodmatch.search.tfidf`       TF-IDF top-k of titles; :mod:`~prodmatch.search.phash` Hamming range search;
+- :mod:`~prodmatch.search.neighbours`  ``Neighbours``, the scored-pairs format every source returns;
+- :mod:`~prodmatch.search.sources`, :mod:`~prodmatch.search.features`, :mod:`~prodmatch.search.scales`,
+  :mod:`~prodmatch.search.blending`    the candidate sources, their inputs and score scales.
 
-__all__ = ["Neighbours", "TfidfConfig", "create_backend", "dense_neighbours", "l2_normalize", "phash_neighbours",
-           "sparse_topk", "tfidf_matrix", "tfidf_neighbours"]
+Import the module you need: this package imports none of them, so reading one (the dense backends, say)
+does not load scikit-learn for TF-IDF.
+"""

@@ -15,6 +15,8 @@ GPU backend that fails mid-search falls back the same way (cuML -> torch GPU -> 
 Scores are float32 on every backend (no half-precision products, no TF32), so thresholds tuned on one
 backend hold on another; every backend returns the same neighbours up to ties. Queries are processed in
 blocks so the full n x n similarity matrix (19.6 GB at 70k x 70k float32) is never materialised.
+The GPU-capable backends (torch, cuML) can also ``prepare(index)`` once -- uploaded, or fitted -- for a
+caller that searches one index many times (:mod:`prodmatch.visual.exact`).
 """
 
 from __future__ import annotations
@@ -116,13 +118,18 @@ class TorchBackend:
     block_rows: int = 4096
     name: str = "torch"
 
-    def search(self, queries: np.ndarray, index: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def prepare(self, index: np.ndarray):
+        """The index uploaded to the backend's device: pass it to :meth:`search` in place of the array to
+        search it many times with one upload."""
+        return to_device(index, self.device)
+
+    def search(self, queries: np.ndarray, index, k: int) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         k = min(k, len(index))
         scores, indices = [], []
         with torch.inference_mode(), full_float32_matmul():
-            index_t = to_device(index, self.device)
+            index_t = index if torch.is_tensor(index) else self.prepare(index)
             for start in range(0, len(queries), self.block_rows):
                 sims = to_device(queries[start : start + self.block_rows], self.device) @ index_t.T
                 if sims.dtype != torch.float32:
@@ -158,18 +165,36 @@ class CumlBackend:
     block_rows: int = 8192
     name: str = "cuml"
 
-    def search(self, queries: np.ndarray, index: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def prepare(self, index: np.ndarray) -> "FittedNeighbours":
+        """A cuML model fitted on the index (it holds the index on the GPU): pass it to :meth:`search` in place
+        of the array to search it many times with one upload."""
         from cuml.neighbors import NearestNeighbors
 
-        k = min(k, len(index))
-        model = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute")
+        model = NearestNeighbors(n_neighbors=1, metric="cosine", algorithm="brute")  # k is given per search
         model.fit(index)
+        return FittedNeighbours(model, len(index))
+
+    def search(self, queries: np.ndarray, index, k: int) -> tuple[np.ndarray, np.ndarray]:
+        fitted = index if isinstance(index, FittedNeighbours) else self.prepare(index)
+        k = min(k, len(fitted))
         scores, indices = [], []
         for start in range(0, len(queries), self.block_rows):
-            distances, idx = model.kneighbors(queries[start : start + self.block_rows], return_distance=True)
+            distances, idx = fitted.model.kneighbors(queries[start : start + self.block_rows], n_neighbors=k,
+                                                     return_distance=True)
             scores.append(1.0 - np.asarray(_to_numpy(distances), dtype=np.float32))
             indices.append(np.asarray(_to_numpy(idx), dtype=np.int64))
         return np.concatenate(scores), np.concatenate(indices)
+
+
+@dataclass(frozen=True)
+class FittedNeighbours:
+    """A fitted cuML NearestNeighbors and the number of rows it holds (:meth:`CumlBackend.prepare`)."""
+
+    model: object
+    n_rows: int
+
+    def __len__(self) -> int:
+        return self.n_rows
 
 
 def _to_numpy(array):

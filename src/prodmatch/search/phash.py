@@ -34,8 +34,10 @@ def score_to_distance(score: float, bits: int = PHASH_BITS) -> float:
 def phash_neighbours(phashes, max_distance: int = 12, k: int = 50, block_rows: int | None = None) -> Neighbours:
     """All pairs of postings whose phash differs in <= ``max_distance`` bits (self included), best ``k`` each.
 
-    Uses faiss' binary flat index when installed, otherwise a blockwise numpy popcount. The default block
-    keeps numpy's (block_rows x n) uint64 temporaries near 256 MB whatever n is.
+    Uses faiss' binary flat index when installed, otherwise a blockwise numpy popcount (``np.bitwise_count``,
+    numpy >= 2.0; a byte lookup table on older numpy, which Kaggle's image may have: the kernel installs
+    prodmatch with ``--no-deps``). The default block keeps numpy's (block_rows x n) uint64 temporaries near
+    256 MB whatever n is.
     """
     codes = phash_to_bytes(phashes)
     n = len(codes)
@@ -70,13 +72,31 @@ def _numpy_range_search(codes: np.ndarray, max_distance: int, k: int, block_rows
     parts = []
     for start in range(0, n, block_rows):
         block = words[start : start + block_rows]
-        distances = np.bitwise_count(block[:, None] ^ words[None, :])
+        distances = popcount(block[:, None] ^ words[None, :])
         rows, cols = np.nonzero(distances <= max_distance)
         part = Neighbours(
             rows.astype(np.int64) + start, cols.astype(np.int64), distance_to_score(distances[rows, cols]), n, n
         )
         parts.append(part.top_k(k))
     return Neighbours.concat(parts, n, n)
+
+
+_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (uint8 counts): ``np.bitwise_count`` where numpy has it (>= 2.0), else the sum
+    of a 256-entry table over the eight bytes."""
+    if words.dtype != np.uint64:
+        raise TypeError(f"popcount needs uint64 words, got {words.dtype}")
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words)
+    return _table_popcount(words)
+
+
+def _table_popcount(words: np.ndarray) -> np.ndarray:
+    as_bytes = np.ascontiguousarray(words).view(np.uint8).reshape(*words.shape, 8)
+    return _BYTE_BITS[as_bytes].sum(axis=-1, dtype=np.uint8)
 
 
 def _is_hex(text: str) -> bool:

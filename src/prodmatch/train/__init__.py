@@ -1,17 +1,21 @@
-"""Training: config (YAML + flags), fold inputs, the shared image/text loop, checkpoints, DDP helpers.
+"""Training: config (YAML + flags), tasks (what is trained and scored), inputs, the shared loop, checkpoints,
+DDP helpers.
 
 Entry points: :func:`prodmatch.train.loop.train_fold` (Python), ``python train_fold.py`` /
-``python -m prodmatch train`` (command line). torch is imported only when these are used.
+``python -m prodmatch train`` (command line). Importing this package imports nothing heavy (the names below
+load on first use), so :mod:`prodmatch.train.registry` and :mod:`prodmatch.train.config` stay torch-free.
 """
 
-from prodmatch.train.config import TrainConfig, load_config, parse_train_args
+from __future__ import annotations
 
-__all__ = ["TrainConfig", "load_config", "parse_train_args", "train_fold"]
+import importlib
+
+_EXPORTS = {"TrainConfig": "config", "load_config": "config", "parse_train_args": "config", "train_fold": "loop"}
+
+__all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name == "train_fold":
-        from prodmatch.train.loop import train_fold
-
-        return train_fold
-    raise AttributeError(name)
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

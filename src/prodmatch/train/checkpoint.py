@@ -1,24 +1,35 @@
-"""Resumable training state, written atomically at the end of every epoch (``last.ckpt``).
+"""Resumable training state, written atomically at the end of every epoch (``last.ckpt``, the name
+:mod:`prodmatch.artifacts.weights` gives it).
 
 A checkpoint holds the model (encoder + head), optimizer, LR scheduler, AMP scaler, the number of
 finished epochs, RNG states (python, numpy, torch, CUDA), the best metric so far, the per-epoch history
 and the label encoding. Because it is renamed into place only once fully written, a kill at any moment
-leaves either the previous epoch's checkpoint or the new one, never a torn file.
+leaves either the previous epoch's checkpoint or the new one, never a torn file; a file damaged anyway
+(truncated by a full disk, overwritten by hand) is a :class:`CheckpointError` naming it and what to do.
 """
 
 from __future__ import annotations
 
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from prodmatch.errors import InputError
 from prodmatch.fileio import atomic_path
 
-CHECKPOINT_NAME = "last.ckpt"
 CHECKPOINT_FORMAT = "prodmatch-train-state/1"
+# what torch.load raises on a file that is not a whole torch checkpoint (truncated zip, text, another pickle)
+_UNREADABLE = (RuntimeError, EOFError, UnicodeDecodeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+               KeyError, AttributeError, ImportError)
+
+
+class CheckpointError(InputError, RuntimeError):
+    """A last.ckpt that cannot be resumed from (damaged, or not a prodmatch training checkpoint)."""
 
 
 def rng_state() -> dict:
@@ -58,13 +69,25 @@ def save_checkpoint(path: str | Path, *, model, optimizer, scheduler, scaler, ep
     return path
 
 
+_WHAT_TO_DO = "run again with --overwrite to train this fold from scratch (its outputs are discarded)"
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint to resume from: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+        from prodmatch.errors import MissingInputError
+
+        raise MissingInputError(f"no checkpoint to resume from: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except _UNREADABLE as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable training checkpoint (truncated or overwritten? "
+                              f"{type(exc).__name__}: {reason}); {_WHAT_TO_DO}") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a prodmatch training checkpoint")
+        raise CheckpointError(f"{path}: not a prodmatch training checkpoint (format "
+                              f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}); "
+                              f"{_WHAT_TO_DO}")
     return state
 
 

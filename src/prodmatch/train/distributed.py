@@ -1,20 +1,30 @@
 """Single process or ``torchrun --nproc_per_node N`` (DistributedDataParallel) with the same code.
 
-:func:`init_distributed` reads torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK). Without it the
-context is a world of one and every collective below is a no-op. Backend: NCCL on CUDA, gloo on CPU
-(the CPU path is what the tests run).
+:func:`init_distributed` reads torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE).
+Without it the context is a world of one and every collective below is a no-op. Backend: NCCL on CUDA, gloo
+on CPU (the CPU path is what the tests run), with an explicit timeout (:func:`process_group_timeout`: what
+one rank may work alone while the others wait, e.g. rank 0 scoring a large index).
+
+torchrun sets ``OMP_NUM_THREADS=1`` for every rank; a step that rank 0 does alone (scoring: faiss / torch
+search) gets the threads of the cores per local rank instead (:func:`main_rank_threads`), and DataLoader
+workers are sized from them too (:func:`cores_per_local_rank`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-from prodmatch.device import resolve_device
+from prodmatch.device import available_cores, resolve_device
+
+TIMEOUT_ENV = "PRODMATCH_DDP_TIMEOUT_MIN"
+DEFAULT_TIMEOUT_MIN = 60.0  # NCCL's default is 10 minutes: too short for rank 0 scoring a large index alone
 
 
 @dataclass
@@ -24,6 +34,7 @@ class DistContext:
     local_rank: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     initialised_here: bool = False
+    local_world_size: int = 1  # processes on this node (they share its cores)
 
     @property
     def distributed(self) -> bool:
@@ -34,10 +45,25 @@ class DistContext:
         return self.rank == 0
 
 
+def process_group_timeout() -> timedelta:
+    """How long a collective waits for the slowest rank: ``$PRODMATCH_DDP_TIMEOUT_MIN`` minutes, default 60."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        minutes = float(text) if text else DEFAULT_TIMEOUT_MIN
+    except ValueError:
+        minutes = -1.0
+    if not minutes > 0:
+        from prodmatch.errors import ArgumentError
+
+        raise ArgumentError(f"${TIMEOUT_ENV}={text!r}: expected a positive number of minutes")
+    return timedelta(minutes=minutes)
+
+
 def init_distributed(device: str = "auto") -> DistContext:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size)))
     dev = resolve_device(device, local_rank)
     if world_size <= 1:
         return DistContext(device=dev)
@@ -45,9 +71,49 @@ def init_distributed(device: str = "auto") -> DistContext:
         torch.cuda.set_device(dev)
     here = False
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo", timeout=process_group_timeout())
         here = True
-    return DistContext(rank, world_size, local_rank, dev, here)
+    return DistContext(rank, world_size, local_rank, dev, here, local_world_size)
+
+
+def cores_per_local_rank(ctx: DistContext, cores: int | None = None) -> int:
+    """The CPU cores of one process: this process's cores (``cores``, default all it may run on) shared by the
+    node's local ranks (at least 1)."""
+    cores = available_cores() if cores is None else cores
+    return max(1, cores // max(1, ctx.local_world_size))
+
+
+@contextlib.contextmanager
+def main_rank_threads(ctx: DistContext, cores: int | None = None):
+    """Under DDP: torch and faiss (OpenMP) threads = :func:`cores_per_local_rank` for the enclosed step (e.g.
+    rank 0 scoring alone), then back to what they were; torchrun's ``OMP_NUM_THREADS=1`` would leave it one core.
+    A single process keeps its threads."""
+    if not ctx.distributed:
+        yield
+        return
+    threads = cores_per_local_rank(ctx, cores)
+    try:
+        import faiss
+    except ImportError:  # the torch / numpy search backends need no faiss
+        faiss = None
+    before = torch.get_num_threads(), faiss.omp_get_max_threads() if faiss is not None else None
+    torch.set_num_threads(threads)
+    if faiss is not None:
+        faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        if faiss is not None:
+            faiss.omp_set_num_threads(before[1])
+
+
+def log_main(ctx: DistContext, message: str) -> None:
+    """A log line from rank 0 only (above any progress bar)."""
+    if ctx.is_main:
+        from tqdm.auto import tqdm
+
+        tqdm.write(message)
 
 
 def cleanup(ctx: DistContext) -> None:

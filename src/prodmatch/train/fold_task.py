@@ -1,76 +1,94 @@
-"""The Shopee fold task: rows split by fold, ArcFace/CurricularFace on label groups, validation = the
-competition F1 of the held-out fold at the best cosine threshold (against phash / TF-IDF as baselines)."""
+"""The Shopee fold task: train.csv split by fold, ArcFace/CurricularFace on label groups, the held-out fold
+scored with the competition F1 at the best cosine threshold (:class:`prodmatch.train.evaluators.F1Evaluator`,
+against phash / TF-IDF as baselines).
+
+An image model refuses a train set whose images are missing or unusable for more than half of the rows
+(no train_images/ folder, say): it would learn from grey placeholders and still report a score. Fewer
+unusable images train as grey placeholders, with one warning that counts them.
+"""
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from prodmatch.artifacts.oof import write_oof_embeddings
-from prodmatch.fileio import atomic_path
-from prodmatch.models.build import MetricModel, encoder_payload
-from prodmatch.models.heads import create_head
-from prodmatch.train import distributed as dist_utils
-from prodmatch.train.fold_inputs import FoldData, FoldInputs, split_fold
-from prodmatch.train.task import TrainTask
-from prodmatch.train.validate import held_out_score, training_free_score
+from prodmatch.data import DataDir, assign_folds, read_folds
+from prodmatch.data.images import unusable_images
+from prodmatch.errors import ArgumentError, MissingInputError
+from prodmatch.models.inputs import ImageReadWarning, unreadable_summary
+from prodmatch.train.evaluators import F1Evaluator
+from prodmatch.train.task import Split, TrainTask
+
+MAX_UNUSABLE_SHARE = 0.5  # of a train set's images, above which an image model refuses to train
+
+
+@dataclass(kw_only=True)
+class FoldData(Split):
+    """Rows of one fold split. ``classes[c]`` is the label_group of training class id c."""
+
+    images_dir: Path
+
+    def image_paths(self, which: str) -> list[Path]:
+        return [self.images_dir / name for name in self.rows(which)["image"]]
+
+
+def split_fold(config) -> FoldData:
+    if not config.data_dir:
+        raise ArgumentError("data_dir is required (--data-dir DIR with train.csv)")
+    data_dir = DataDir.of(config.data_dir)
+    train = data_dir.read_train()
+    if config.folds_file:
+        folds = read_folds(config.folds_file, train)
+    else:
+        folds = assign_folds(train, config.n_folds, config.fold_salt)["fold"].to_numpy()
+    held_out = folds == config.fold
+    if not held_out.any():
+        raise ArgumentError(f"fold {config.fold} has no rows (folds present: {sorted(set(folds.tolist()))})")
+    if held_out.all():
+        raise ArgumentError(f"fold {config.fold} holds every row; nothing left to train on")
+    fit = train[~held_out].reset_index(drop=True)
+    val = train[held_out].reset_index(drop=True)
+    classes, class_ids = np.unique(fit["label_group"].to_numpy(), return_inverse=True)
+    return FoldData(train=fit, val=val, train_class=class_ids.astype(np.int64), classes=classes,
+                    images_dir=data_dir.train_images)
+
+
+def check_train_images(data: FoldData, max_unusable_share: float = MAX_UNUSABLE_SHARE) -> None:
+    """Refuse (or warn about) the fold's unusable images, told without decoding them (prodmatch.data.images)."""
+    names = pd.concat([data.train["image"], data.val["image"]]).astype(str).tolist()
+    problems = unusable_images(data.images_dir, names)
+    if not problems:
+        return
+    if not data.images_dir.is_dir():
+        raise MissingInputError(f"{data.images_dir}: no such folder; an image model trains on the images that "
+                                "train.csv names (file names in its 'image' column)")
+    summary = unreadable_summary([data.images_dir / name for name in names], problems)
+    if len(problems) > max_unusable_share * len(names):
+        raise MissingInputError(f"{data.images_dir}: {summary}; an image model cannot learn from grey placeholders, "
+                                "so it does not train on this data")
+    warnings.warn(f"{data.images_dir}: {summary}; they train and validate as grey placeholders", ImageReadWarning,
+                  stacklevel=3)
 
 
 class FoldTask(TrainTask):
     """Train on every fold but ``config.fold``; score the held-out fold with the competition F1."""
 
     name = "shopee"
-    metric = "val_f1"
 
     def split(self, config) -> FoldData:
-        return split_fold(config)
-
-    def build_model(self, config, encoder, data: FoldData) -> MetricModel:
-        head = create_head(config.head, encoder.embedding_dim, data.n_classes, scale=config.scale,
-                           margin=config.margin, warmup_epochs=config.margin_warmup_epochs)
-        return MetricModel(encoder, head)
-
-    def inputs(self, config, data: FoldData, encoder, device, is_main: bool, log) -> FoldInputs:
-        return FoldInputs(config, data, encoder, device, is_main, log=log)
+        data = split_fold(config)
+        if config.model == "image":  # a text model reads no image
+            check_train_images(data)
+        return data
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
         return F.cross_entropy(outputs.float(), labels, label_smoothing=config.label_smoothing)
 
-    def validate(self, setup, encoder) -> tuple[dict, np.ndarray | None]:
-        data, ctx = setup.data, setup.ctx
-        positions = dist_utils.shard(len(data.val), ctx)
-        local = setup.inputs.embed_rows(encoder, "val", positions)
-        embeddings = dist_utils.gather_rows(positions, local, len(data.val), ctx)
-        score = None
-        if ctx.is_main:
-            score = held_out_score(embeddings, data.val["label_group"].to_numpy(), setup.config.model,
-                                   setup.config.neighbours_k)
-        return dist_utils.broadcast_object(score, ctx), embeddings
-
-    def training_free(self, setup) -> dict[str, dict]:
-        name, score = training_free_score(setup.data.val, setup.config.model)
-        return {name: score}
-
-    def primary(self, score: dict) -> float:
-        return score["f1"]
-
-    def history_entry(self, score: dict) -> dict:
-        return {"val_f1": score["f1"], "val_threshold": score["threshold"], "val_precision": score["precision"],
-                "val_recall": score["recall"]}
-
-    def describe(self, score: dict) -> str:
-        return f"F1 {score['f1']:.4f} @ {score['threshold']:.2f}"
-
-    def summary(self, kept: dict, best: dict) -> dict:
-        return {"cv_f1": kept["val_f1"], "best_threshold": kept["val_threshold"], "precision": kept["val_precision"],
-                "recall": kept["val_recall"], "best_epoch_f1": best["val_f1"],
-                "headline": f"cv_f1 {kept['val_f1']:.4f}  threshold {kept['val_threshold']:.2f}"}
-
-    def save_outputs(self, setup, epoch: int, score: dict, held_out: np.ndarray | None) -> None:
-        config, files = setup.config, setup.files
-        payload = encoder_payload(setup.model.encoder, fold=config.fold, epoch=epoch, config=config.as_dict(),
-                                  cv_f1=score["f1"], threshold=score["threshold"], n_classes=setup.data.n_classes)
-        with atomic_path(files.model) as tmp:
-            torch.save(payload, tmp)
-        write_oof_embeddings(files.oof, setup.data.val["posting_id"].to_numpy(), held_out)
+    def evaluator(self, config, data: FoldData) -> F1Evaluator:
+        return F1Evaluator(data, config)

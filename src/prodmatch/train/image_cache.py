@@ -9,16 +9,14 @@ random (seeded by seed, epoch and row, so a resumed run repeats it). Train versi
 halve the memory; the plain ones in float32, so the validation embeddings equal what the whole encoder gives
 at test time.
 
-Shopee folds (:mod:`prodmatch.train.fold_inputs`) cache the train rows and the held-out fold
-(:func:`build_image_cache`); the visual task (:mod:`prodmatch.train.visual_inputs`) caches the whole index
-once in float32 (validation searches it every epoch), takes the train rows' plain version from it, and
-caches the queries.
+:class:`prodmatch.train.image_inputs.ImageInputs` caches every evaluation set plain (the Shopee held-out fold;
+the visual task's whole index, searched every epoch, and its queries) and the train rows' versions, whose plain
+one is read from an evaluation set's cache when the train rows are rows of it (the visual index).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +28,6 @@ from prodmatch.embed import eval_mode
 from prodmatch.models.inputs import ImageRows, collate_images, move_to
 from prodmatch.progress import progress_bar
 from prodmatch.search.dense import l2_normalize
-
-
-@dataclass
-class ImageCache:
-    train_views: list[torch.Tensor]  # (n_train, C, H, W) float16 per version; the first is the plain one
-    val: torch.Tensor  # (n_val, C, H, W) float32
-    val_flipped: torch.Tensor | None = None  # mirror images, for flip TTA
 
 
 class CachedViews(Dataset):
@@ -136,15 +127,6 @@ def cache_plain(encoder, paths: Sequence[Path], config, device: torch.device, nu
     common = _prefix_settings(config, device, num_workers, channels_last, progress)
     return prefix_outputs(encoder, rows, dtype=torch.float32, desc=f"cache frozen layers, {desc}",
                           mirror=config.tta, **common)
-
-
-def build_image_cache(encoder, train_paths: Sequence[Path], val_paths: Sequence[Path], config, device: torch.device,
-                      num_workers: int, channels_last: bool = False, progress: bool = False) -> ImageCache:
-    """Every cached version of the fold's images (see the module docstring)."""
-    common = dict(device=device, num_workers=num_workers, channels_last=channels_last, progress=progress)
-    views = cache_train_views(encoder, train_paths, config, **common)
-    val, flipped = cache_plain(encoder, val_paths, config, **common)
-    return ImageCache(views, val, flipped)
 
 
 @torch.inference_mode()

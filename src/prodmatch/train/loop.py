@@ -1,18 +1,19 @@
-"""Training one fold of an image or text encoder with a margin head (the loop both kinds share).
+"""Training one fold of an image or text encoder with a margin head: the loop every task and model kind shares.
 
-``train_fold(config)`` reads train.csv, holds out ``config.fold``, trains on the other folds and, after
-every epoch, embeds the held-out rows and scores them with the competition F1 at the best threshold
-(:func:`prodmatch.train.validate.held_out_score`). What is trained on and how it is scored is the *task*
-(:mod:`prodmatch.train.task`): the Shopee fold task above (``task: shopee``), or visual search (``task:
-visual``, :mod:`prodmatch.train.visual_task`: product ids of a catalogue index, optional hierarchical
-category heads, MAR@10 of held-out queries). Outputs in the fold folder
-(:class:`prodmatch.artifacts.weights.FoldFiles`, ``<out>/<run_name>/fold<k>/``):
+``train_fold(config)`` splits the data the *task* reads (:mod:`prodmatch.train.task`: the Shopee folds,
+``task: shopee``, or visual search, ``task: visual``), trains the task's model with its loss on inputs made
+for the model kind (:mod:`prodmatch.train.inputs`), and after every epoch embeds each row set the evaluation
+needs -- every rank its shard, gathered on rank 0 -- and scores it with the task's evaluator
+(:mod:`prodmatch.train.evaluators`: the competition F1 of the held-out fold, or MAR@10 of held-out queries).
+Outputs in the fold folder (:class:`prodmatch.artifacts.weights.FoldFiles`, ``<out>/<run_name>/fold<k>/``,
+written by :mod:`prodmatch.train.outputs`):
 
 - ``config.yaml``        the resolved config;
 - ``model.pt``           the encoder (state dict + spec, self-contained; see :mod:`prodmatch.models.build`);
 - ``oof_embeddings.npz`` held-out rows' embeddings (:mod:`prodmatch.artifacts.oof`);
-- ``metrics.json``       cv_f1, best_threshold, epochs, backbone, fold, per-epoch history, train time;
-- ``last.ckpt``          the training state after the last finished epoch (``resume=True`` continues).
+- ``last.ckpt``          the training state after the last finished epoch (``resume=True`` continues);
+- ``metrics.json``       the kept epoch's scores, epochs, backbone, fold, per-epoch history, train time; written
+  last, it marks the run complete.
 
 Every file is written atomically. ``keep: last`` (default) keeps the last epoch's model/OOF, ``keep:
 best`` the epoch with the best held-out F1. Each epoch reseeds every RNG from (seed, epoch, rank) and
@@ -22,7 +23,7 @@ On CUDA: mixed precision (``amp``), channels_last for images, NCCL DDP under tor
 gloo DDP. Under DDP only rank 0 writes; validation embeddings are gathered from all ranks.
 
 The steps: :func:`set_up` (data, model, loader, optimiser), :func:`restore_or_start` (resume),
-:func:`train_one_epoch`, :func:`validate`, :func:`save_epoch` (outputs + checkpoint), :func:`finish`.
+:func:`train_one_epoch`, :func:`validate`, :func:`save_epoch` (outputs + checkpoint), ``outputs.finish``.
 """
 
 from __future__ import annotations
@@ -41,16 +42,19 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from prodmatch.artifacts.weights import FoldFiles
 from prodmatch.device import autocast
-from prodmatch.fileio import write_json
+from prodmatch.errors import ArgumentError, OutputExistsError
 from prodmatch.models.build import build_encoder
-from prodmatch.models.inputs import LengthGroupedBatchSampler, move_to
+from prodmatch.models.inputs import move_to
 from prodmatch.progress import progress_bar
 from prodmatch.train import distributed as dist_utils
-from prodmatch.train.checkpoint import load_checkpoint, restore, save_checkpoint
+from prodmatch.train import outputs
+from prodmatch.train.checkpoint import load_checkpoint, restore
 from prodmatch.train.config import TrainConfig, save_config
-from prodmatch.train.fold_inputs import FoldData, FoldInputs, split_fold
+from prodmatch.train.evaluators import Evaluator
+from prodmatch.train.inputs import create_inputs
 from prodmatch.train.optim import create_optimizer, create_scheduler
-from prodmatch.train.task import TrainTask
+from prodmatch.train.score import Score
+from prodmatch.train.task import Split, TrainTask
 from prodmatch.train.tasks import create_task
 
 StepHook = Callable[[int, int], None]
@@ -62,7 +66,7 @@ MAX_NONFINITE_IN_A_ROW = 10
 _RESUME_FREE_KEYS = {"progress", "num_workers", "device", "eval_batch_size", "out", "data_dir"}
 
 
-class ResumeError(RuntimeError):
+class ResumeError(OutputExistsError):
     """The fold directory holds a run that cannot be continued (or must not be overwritten)."""
 
 
@@ -73,11 +77,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _log(ctx: dist_utils.DistContext, message: str) -> None:
-    if ctx.is_main:
-        from tqdm.auto import tqdm
-
-        tqdm.write(message)
+_log = dist_utils.log_main
 
 
 @dataclass
@@ -87,17 +87,17 @@ class TrainingSetup:
     config: TrainConfig
     ctx: dist_utils.DistContext
     files: FoldFiles
-    data: FoldData  # or the task's own split (e.g. prodmatch.train.visual_inputs.VisualData)
+    data: Split  # the task's split (prodmatch.train.fold_task.FoldData, prodmatch.train.visual_task.VisualData)
     model: torch.nn.Module  # MetricModel, or the task's model (encoder + head + ...)
-    inputs: FoldInputs  # or the task's inputs
+    inputs: object  # the model kind's inputs (prodmatch.train.inputs)
     sampler: DistributedSampler
-    batch_sampler: LengthGroupedBatchSampler | None
     loader: DataLoader
     steps_per_epoch: int
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
     task: TrainTask
+    evaluator: Evaluator
     net: torch.nn.Module | None = None  # the model, wrapped in DDP when distributed (set by wrap_for_training)
     nonfinite_in_a_row: int = 0  # steps skipped in a row for a non-finite loss (see skip_nonfinite_step)
     session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -124,7 +124,7 @@ class TrainingState:
     start_epoch: int = 0
     history: list[dict] = field(default_factory=list)
     best_metric: float | None = None
-    baselines: dict | None = None
+    baselines: dict[str, Score] | None = None
 
 
 def prepare_fold_dir(files: FoldFiles, ctx: dist_utils.DistContext, resume: bool, overwrite: bool) -> Path | None:
@@ -143,22 +143,6 @@ def prepare_fold_dir(files: FoldFiles, ctx: dist_utils.DistContext, resume: bool
     return None
 
 
-def _loader(config: TrainConfig, ctx: dist_utils.DistContext, inputs: FoldInputs):
-    sampler = DistributedSampler(inputs.train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
-                                 seed=config.seed, drop_last=False)
-    pin = ctx.device.type == "cuda"
-    if config.model == "text":
-        # titles of similar length batched together: much less padding, same shuffle (see the class doc)
-        batch_sampler = LengthGroupedBatchSampler(sampler, inputs.lengths, config.batch_size, drop_last=True,
-                                                  seed=config.seed)
-        loader = DataLoader(inputs.train_set, batch_sampler=batch_sampler, num_workers=0, collate_fn=inputs.collate,
-                            pin_memory=pin)
-        return sampler, batch_sampler, loader
-    loader = DataLoader(inputs.train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
-                        num_workers=inputs.num_workers, collate_fn=inputs.collate, pin_memory=pin)
-    return sampler, None, loader
-
-
 def set_up(config: TrainConfig, ctx: dist_utils.DistContext, task: TrainTask | None = None) -> TrainingSetup:
     """Data split, encoder + head, inputs, loader, optimiser and schedule (the same on every rank)."""
     task = create_task(config) if task is None else task
@@ -172,22 +156,24 @@ def set_up(config: TrainConfig, ctx: dist_utils.DistContext, task: TrainTask | N
     if ctx.distributed and config.sync_bn and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
-    inputs = task.inputs(config, data, encoder, device, ctx.is_main, lambda message: _log(ctx, message))
+    inputs = create_inputs(config, data, encoder, ctx, lambda message: _log(ctx, message))
     if inputs.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    sampler, batch_sampler, loader = _loader(config, ctx, inputs)
+    sampler = DistributedSampler(inputs.train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
+                                 seed=config.seed, drop_last=False)
+    loader = inputs.loader(sampler, config.batch_size, pin_memory=device.type == "cuda")
     steps_per_epoch = min(len(loader), config.max_steps_per_epoch or len(loader))
     if steps_per_epoch < 1:
-        raise ValueError(f"{len(inputs.train_set)} training rows give no full batch of {config.batch_size} per "
-                         f"process ({ctx.world_size} processes); lower batch_size")
+        raise ArgumentError(f"--batch-size {config.batch_size}: {len(inputs.train_set)} training rows give no full "
+                            f"batch of {config.batch_size} per process ({ctx.world_size} processes); lower batch_size")
     optimizer = create_optimizer(model.param_groups(config.lr, config.effective_neck_lr, config.head_lr,
                                                     config.weight_decay), config.optimizer, config.lr)
     scheduler = create_scheduler(optimizer, steps_per_epoch * config.epochs,
                                  round(config.warmup_epochs * steps_per_epoch), config.warmup_start, config.min_lr_ratio)
     use_scaler = config.amp and device.type == "cuda" and config.amp_dtype == "float16"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
-    return TrainingSetup(config, ctx, config.fold_files(), data, model, inputs, sampler, batch_sampler, loader,
-                         steps_per_epoch, optimizer, scheduler, scaler, task)
+    return TrainingSetup(config, ctx, config.fold_files(), data, model, inputs, sampler, loader, steps_per_epoch,
+                         optimizer, scheduler, scaler, task, task.evaluator(config, data))
 
 
 def _check_resume_config(state: dict, config: TrainConfig, ctx: dist_utils.DistContext) -> None:
@@ -217,8 +203,10 @@ def restore_or_start(setup: TrainingSetup, ckpt_path: Path | None) -> TrainingSt
     _check_resume_config(saved, config, ctx)
     restore(saved, model=model, optimizer=setup.optimizer, scheduler=setup.scheduler, scaler=setup.scaler)
     _log(ctx, f"resumed {ckpt_path}: {saved['epoch']}/{config.epochs} epochs done")
-    return TrainingState(saved["epoch"], list(saved["history"]), saved["best_metric"],
-                         (saved.get("extra") or {}).get("baselines"))
+    baselines = (saved.get("extra") or {}).get("baselines")
+    if baselines is not None:
+        baselines = {name: setup.evaluator.score_type.of(figures) for name, figures in baselines.items()}
+    return TrainingState(saved["epoch"], list(saved["history"]), saved["best_metric"], baselines)
 
 
 def init_head_from_class_means(setup: TrainingSetup) -> None:
@@ -236,9 +224,7 @@ def train_one_epoch(setup: TrainingSetup, epoch: int, step_hook: StepHook | None
     config, model, device = setup.config, setup.model, setup.device
     seed_everything(config.seed + 1000 * (epoch + 1) + setup.ctx.rank)
     setup.sampler.set_epoch(epoch)
-    if setup.batch_sampler is not None:
-        setup.batch_sampler.set_epoch(epoch)
-    setup.inputs.train_set.set_epoch(epoch)
+    setup.inputs.set_epoch(epoch)
     setup.net.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     loss_sum, loss_count = 0.0, 0
@@ -287,38 +273,55 @@ def skip_nonfinite_step(setup: TrainingSetup, loss: float, epoch: int, step: int
     _log(setup.ctx, f"non-finite loss on some rank at {where} (this rank: {loss}): step skipped on every rank")
 
 
-def validate(setup: TrainingSetup, encoder=None) -> tuple[dict, np.ndarray | None]:
-    """The task's held-out score of ``encoder`` (default: the model's; Shopee: F1 at the best threshold), and
-    the held-out embeddings (on rank 0). A collective under DDP: every rank embeds its shard."""
-    encoder = setup.model.encoder if encoder is None else encoder
-    return setup.task.validate(setup, encoder)
+def embed_sets(setup: TrainingSetup, encoder: torch.nn.Module) -> dict[str, np.ndarray | None]:
+    """Every row of each set the evaluation reads, embedded by ``encoder``: a collective under DDP (every rank
+    embeds its shard), gathered on rank 0 (None on the others)."""
+    embedded = {}
+    for which in setup.data.eval_sets:
+        n = len(setup.data.rows(which))
+        positions = dist_utils.shard(n, setup.ctx)
+        local = setup.inputs.embed_rows(encoder, which, positions)
+        embedded[which] = dist_utils.gather_rows(positions, local, n, setup.ctx)
+    return embedded
 
 
-def measure_baselines(setup: TrainingSetup) -> dict:
-    """Held-out score before any training: the encoder as initialised (pretrained backbone, fresh neck) and the
-    task's training-free matchers (Shopee: phash / TF-IDF). What the training has to beat."""
-    started = time.time()
-    untrained, _ = validate(setup)  # collective under DDP: every rank takes part
-    out = {"untrained": untrained}
+def validate(setup: TrainingSetup, encoder: torch.nn.Module | None = None) -> tuple[Score, np.ndarray | None]:
+    """The held-out score of ``encoder`` (default: the model's, whose extra heads are scored too) on every rank,
+    and the held-out rows' embeddings (on rank 0). A collective under DDP; rank 0 scores with the threads of
+    its cores, not torchrun's one."""
+    model = setup.model if encoder is None else None
+    embedded = embed_sets(setup, setup.model.encoder if encoder is None else encoder)
+    score = None
     if setup.ctx.is_main:
-        out.update(setup.task.training_free(setup))
+        with dist_utils.main_rank_threads(setup.ctx):
+            score = setup.evaluator.score(embedded, model)
+    return dist_utils.broadcast_object(score, setup.ctx), embedded["val"]
+
+
+def measure_baselines(setup: TrainingSetup) -> dict[str, Score]:
+    """Held-out score before any training: the encoder as initialised (pretrained backbone, fresh neck), the
+    evaluator's baseline encoders (visual: the backbone alone) and its training-free matchers (Shopee: phash /
+    TF-IDF). What the training has to beat. Every encoder is embedded by all ranks together."""
+    started = time.time()
+    out = {"untrained": validate(setup)[0]}
+    for name, encoder in setup.evaluator.baseline_encoders(setup.model).items():
+        out[name] = validate(setup, encoder)[0]
+    if setup.ctx.is_main:
+        out.update(setup.evaluator.training_free())
     out = dist_utils.broadcast_object(out, setup.ctx)
-    _log(setup.ctx, "before training: " + ", ".join(f"{k} {setup.task.describe(v)}"
-                                                    for k, v in out.items()) + f"  ({time.time() - started:.0f}s)")
+    _log(setup.ctx, "before training: " + ", ".join(f"{k} {v.describe()}" for k, v in out.items())
+         + f"  ({time.time() - started:.0f}s)")
     return out
 
 
-def save_epoch(setup: TrainingSetup, state: TrainingState, epoch: int, score: dict, embeddings: np.ndarray,
+def save_epoch(setup: TrainingSetup, state: TrainingState, epoch: int, score: Score, embeddings: np.ndarray,
                improved: bool) -> None:
-    """Rank 0: the kept epoch's model.pt and held-out embeddings (the task's), then the resumable checkpoint."""
-    config, files = setup.config, setup.files
+    """Rank 0: the kept epoch's model.pt and held-out embeddings, then the resumable checkpoint."""
     if not setup.ctx.is_main:
         return
-    if config.keep == "last" or improved:
-        setup.task.save_outputs(setup, epoch, score, embeddings)
-    save_checkpoint(files.checkpoint, model=setup.model, optimizer=setup.optimizer, scheduler=setup.scheduler,
-                    scaler=setup.scaler, epoch=epoch, best_metric=state.best_metric, history=state.history,
-                    config=config.as_dict(), extra={"classes": setup.data.classes, "baselines": state.baselines})
+    if setup.config.keep == "last" or improved:
+        outputs.save_kept_epoch(setup, epoch, score, embeddings)
+    outputs.save_state(setup, state, epoch)
 
 
 def run_epoch(setup: TrainingSetup, state: TrainingState, epoch: int, step_hook: StepHook | None) -> None:
@@ -327,57 +330,19 @@ def run_epoch(setup: TrainingSetup, state: TrainingState, epoch: int, step_hook:
     train_time = time.time() - started
     dist_utils.sync_buffers(setup.model, setup.ctx)
     score, embeddings = validate(setup)
-    optimizer, head, task = setup.optimizer, setup.model.head, setup.task
-    entry = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), **task.history_entry(score),
+    optimizer, head = setup.optimizer, setup.model.head
+    entry = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), **score.history_entry(),
              "lr": optimizer.param_groups[0]["lr"],
              "head_lr": optimizer.param_groups[-1]["lr"], "margin": head.margin,
              "train_time_s": round(train_time, 1), "time_s": round(time.time() - started, 1),
              "session": setup.session, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     state.history.append(entry)
-    improved = state.best_metric is None or task.primary(score) > state.best_metric
-    state.best_metric = task.primary(score) if improved else state.best_metric
+    improved = state.best_metric is None or score.value > state.best_metric
+    state.best_metric = score.value if improved else state.best_metric
     save_epoch(setup, state, epoch + 1, score, embeddings, improved)
-    _log(setup.ctx, f"epoch {epoch + 1}/{setup.config.epochs}: loss {train_loss:.4f}  held-out {task.describe(score)}"
+    _log(setup.ctx, f"epoch {epoch + 1}/{setup.config.epochs}: loss {train_loss:.4f}  held-out {score.describe()}"
                     f"  ({entry['time_s']:.0f}s)")
     dist_utils.barrier(setup.ctx)
-
-
-def _kept_entry(history: list[dict], keep: str, metric: str = "val_f1") -> dict:
-    return max(history, key=lambda h: h[metric]) if keep == "best" else history[-1]
-
-
-def fold_metrics(setup: TrainingSetup, state: TrainingState) -> dict:
-    """metrics.json: the kept epoch's held-out scores, what was trained, and the per-epoch history."""
-    cfg, data, history, task = setup.config, setup.data, state.history, setup.task
-    kept = _kept_entry(history, cfg.keep, task.metric)
-    best = max(history, key=lambda h: h[task.metric])
-    return {
-        **task.summary(kept, best), "task": task.name, "epochs": len(history), "kept_epoch": kept["epoch"],
-        "keep": cfg.keep, "best_epoch": best["epoch"], "backbone": cfg.backbone,
-        "pretrained": cfg.pretrained, "model": cfg.model, "head": cfg.head, "fold": cfg.fold,
-        "run_name": cfg.run_name, "n_train": len(data.train), "n_val": len(data.val),
-        "n_classes": data.n_classes, "n_trainable_params": setup.n_trainable, "world_size": setup.ctx.world_size,
-        "device": str(setup.device), "train_time_s": round(sum(h["time_s"] for h in history), 1),
-        "torch_threads": torch.get_num_threads(),
-        "history": history,
-    }
-
-
-def finish(setup: TrainingSetup, state: TrainingState, setup_time: float, session_start: float) -> dict:
-    """Rank 0: metrics.json, and the trained model against its baselines on the same held-out rows."""
-    config, ctx = setup.config, setup.ctx
-    metrics = fold_metrics(setup, state)
-    if state.baselines:
-        metrics["baselines"] = state.baselines
-        task, kept = setup.task, _kept_entry(state.history, config.keep, setup.task.metric)
-        comparison = ", ".join(f"{name} {task.primary(score):.4f}" for name, score in state.baselines.items())
-        _log(ctx, f"fold {config.fold}: trained {kept[task.metric]:.4f} vs {comparison} on the same held-out rows")
-    metrics["setup_time_s"] = round(setup_time, 1)
-    metrics["session_time_s"] = round(time.time() - session_start, 1)
-    write_json(setup.files.metrics, metrics)
-    _log(ctx, f"fold {config.fold}: {metrics['headline']} (epoch {metrics['kept_epoch']}), "
-              f"{metrics['train_time_s']:.0f}s; outputs in {setup.files.path}")
-    return metrics
 
 
 def train_fold(config: TrainConfig, resume: bool = False, overwrite: bool = False,
@@ -405,6 +370,7 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, resume: bool, overw
     session_start = time.time()
     setup = set_up(config, ctx, task)
     state = restore_or_start(setup, ckpt_path)
+    outputs.reopen(setup, state)
     seed_everything(config.seed + ctx.rank)
     setup_time = time.time() - session_start
     if ctx.is_main:
@@ -420,4 +386,4 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, resume: bool, overw
         run_epoch(setup, state, epoch, step_hook)
     if not ctx.is_main:
         return None
-    return finish(setup, state, setup_time, session_start)
+    return outputs.finish(setup, state, setup_time, session_start)
