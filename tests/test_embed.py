@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from prodmatch.data import DataDir
+from prodmatch.errors import InputError
 from prodmatch.artifacts.weights import fold_dirs
 from prodmatch.embed import embed_frame, embed_runs, embed_with_folds, load_run
 from prodmatch.search.dense import l2_normalize
@@ -61,17 +62,22 @@ def test_unusable_images_are_counted_in_one_warning_and_marked(two_fold_run, tmp
     run_dir, data = two_fold_run
     frame = DataDir.of(data).read_train().head(4).copy()
     frame.loc[1, "image"] = "does_not_exist.jpg"
+    for name in frame["image"].iloc[[0, 2]]:
+        (tmp_path / name).write_bytes((data / "train_images" / name).read_bytes())
     (tmp_path / "empty.jpg").write_bytes(b"")
-    frame.loc[3, "image"] = str(tmp_path / "empty.jpg")  # an absolute name wins over images_dir
+    frame.loc[3, "image"] = "empty.jpg"
     model = load_run(run_dir, device="cpu")[0]
     with pytest.warns(ImageReadWarning, match=r"2 of 4 images could not be used \(file not found: "
                                               r"does_not_exist.jpg; empty file: empty.jpg\)"):
-        emb = embed_frame(model, frame, data / "train_images")
+        emb = embed_frame(model, frame, tmp_path)
     assert emb.shape == (4, 32) and np.isfinite(emb).all()
     with pytest.warns(ImageReadWarning) as caught:
-        result = embed_runs({"tiny": run_dir}, frame, data / "train_images")
+        result = embed_runs({"tiny": run_dir}, frame, tmp_path)
     assert len(caught) == 1  # one summary for both folds, not one warning per image per fold
     assert result.image_usable.tolist() == [True, False, True, False] and set(result.problems) == {1, 3}
+    frame.loc[3, "image"] = str(tmp_path / "empty.jpg")  # an absolute name would read outside the folder
+    with pytest.raises(InputError, match="leaves the images folder"):
+        embed_frame(model, frame, tmp_path)
 
 
 def test_every_image_is_decoded_once_for_all_fold_models(two_fold_run, monkeypatch):

@@ -36,7 +36,23 @@ def test_a_source_is_what_its_type_says_whatever_its_name():
     ({"name": "r", "sources": [{"type": "tfidf"}], "priority": ["tfidf", "phash"]}, "must list exactly"),
     ({"name": "r", "sources": [{"type": "embedding", "name": "e", "embeddings": ["img"]}]}, "not declared"),
     ({"name": "r", "embeddings": {"img": {"model": "image", "size": 3}},
-      "sources": [{"type": "embedding", "name": "e", "embeddings": ["img"]}]}, "unknown selector key"),
+      "sources": [{"type": "embedding", "name": "e", "embeddings": ["img"]}]}, "embeddings.img: unknown key 'size'"),
+    # keys and types: prodmatch.recipes.schema (the fields of the classes a recipe builds)
+    ({"name": "r", "sources": [{"type": "tfidf"}], "mni2": True}, r"unknown key 'mni2' \(did you mean 'min2'\?\)"),
+    ({"name": "r", "sources": [{"type": "tfidf"}], "min2": "yes"}, "min2 must be true or false"),
+    ({"name": "r", "sources": [{"type": "phash", "max_distance": "16"}]},
+     r"sources\[0\]\.max_distance must be an integer"),
+    ({"name": "r", "sources": [{"type": "phash", "max_distance": 65}]}, r"max_distance must be within \[0, 64\]"),
+    ({"name": "r", "sources": [{"type": "tfidf", "configs": [{"ngram_range": [2, 1]}]}]}, "ngram_range must be"),
+    ({"name": "r", "sources": [{"type": "tfidf", "configs": [{"ngram_range": [1]}]}]}, "a list of 2 values"),
+    ({"name": "r", "sources": [{"type": "tfidf", "min_score": float("nan")}]}, "min_score must be a finite number"),
+    ({"name": "r", "sources": [{"type": "tfidf", "weights": [1, "a"]}]}, r"weights\[1\] must be a finite number"),
+    ({"name": "r", "sources": [{"type": "tfidf", "blend": {"top_m": 0}}]}, r"blend\.top_m must be >= 1"),
+    ({"name": "r", "sources": [{"type": "tfidf", "blend": 2}]}, "blend must be a mapping of top_m, min_score, power"),
+    ({"name": "r", "embeddings": {"i": {"model": "image"}},
+      "sources": [{"type": "embedding", "name": "e", "embeddings": ["i"], "backend": "gpu"}]},
+     "backend must be one of"),
+    ({"name": "r", "sources": ["tfidf"]}, r"sources\[0\] must be a mapping with a 'type'"),
 ])
 def test_bad_recipes_are_refused(spec, message):
     with pytest.raises(ValueError, match=message):
@@ -90,3 +106,10 @@ def test_bad_pair_model_sections_are_refused(section, message):
 def test_no_source_may_take_the_pair_models_column():
     with pytest.raises(ValueError, match="pair model's column"):
         recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "name": "pair"}]})
+
+
+def test_a_recipe_file_error_names_the_file(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nsources:\n  - {type: tfidf, name: t, k: fifty}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^recipe .*mine\.yaml: sources\[0\]\.k must be an integer, got 'fifty'$"):
+        load_recipe(path)

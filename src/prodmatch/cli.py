@@ -7,16 +7,19 @@ their own program name.
 
 Bad input (:class:`prodmatch.errors.InputError`: a data file, an argument, an output path) prints
 ``error: <message>`` and exits with status 2; ``--debug`` (any command) shows its traceback instead. Any
-other exception is a bug and keeps its traceback.
+other exception is a bug and keeps its traceback. An option argparse refuses is bad input too (``error:``,
+status 2). Warnings (a documented fallback was applied) print as ``warning: <message>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 
-from prodmatch.errors import InputError
+from prodmatch.errors import ArgumentError, InputError
 
 COMMANDS = {
     "demo": "Generate the synthetic demo dataset (Kaggle layout).",
@@ -43,6 +46,25 @@ DEBUG_FLAG = "--debug"
 EXIT_BAD_INPUT = 2
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse's refusals (a missing option, ``--n-folds x``) raised as ArgumentError: one ``error:`` line like
+    any bad input, pointing at ``--help`` instead of printing the usage block."""
+
+    def error(self, message: str):
+        raise ArgumentError(f"{message} (see {self.prog} --help)")
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """``warning: <message>`` on stderr instead of Python's ``file:line: Category: message`` and source line."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Run ``argv[0]``'s command on the rest; ``prog`` names the program in usage lines (default prodmatch <cmd>)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -53,13 +75,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     debug = DEBUG_FLAG in rest
     rest = [arg for arg in rest if arg != DEBUG_FLAG]  # accepted anywhere, also after a sub-action
     module = importlib.import_module(f"prodmatch.commands.{name}")
-    parser = argparse.ArgumentParser(prog=prog or f"prodmatch {name}", description=COMMANDS[name])
+    parser = CommandParser(prog=prog or f"prodmatch {name}", description=COMMANDS[name])
     parser.add_argument(DEBUG_FLAG, action="store_true", help="on bad input, show the full traceback")
     module.add_arguments(parser)
     parse = getattr(module, "parse_args", None)
     try:
-        args = parse(parser, rest) if parse else parser.parse_args(rest)
-        return int(module.run(args) or 0)
+        with one_line_warnings():
+            args = parse(parser, rest) if parse else parser.parse_args(rest)
+            return int(module.run(args) or 0)
     except InputError as exc:
         if debug:
             raise

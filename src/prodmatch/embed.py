@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from prodmatch.artifacts.weights import FoldFiles, fold_dirs
+from prodmatch.data.images import image_path
 from prodmatch.device import as_device, autocast, default_num_workers, inference_amp_dtype, usable_cuda_indices
 from prodmatch.models.inputs import (
     ImageReadWarning,
@@ -259,7 +260,8 @@ def embed_frame(model: FoldModel | torch.nn.Module, frame: pd.DataFrame, images_
 
 
 def image_paths(frame: pd.DataFrame, images_dir: str | Path) -> list[Path]:
-    return [Path(images_dir) / name for name in frame["image"].astype(str)]
+    """The image file of each row; a name that leaves ``images_dir`` is an error (prodmatch.data.images)."""
+    return [image_path(images_dir, name) for name in frame["image"].astype(str)]
 
 
 def _preprocessing(model: FoldModel) -> tuple:

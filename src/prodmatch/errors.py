@@ -26,3 +26,12 @@ class OutputPathError(InputError, OSError):
 
 class OutputExistsError(InputError, FileExistsError):
     """An output that exists and is not replaced without being asked to."""
+
+
+class ConfigError(InputError, ValueError):
+    """A config file a user writes (a recipe, a training YAML) with an unknown key or a value that cannot work."""
+
+
+class CorruptFileError(InputError, ValueError):
+    """A file prodmatch wrote earlier (a model, an embedding file, a CV folder) that cannot be read back:
+    truncated, overwritten, or of another format. The message names the file and how to make it again."""

@@ -47,3 +47,17 @@ def test_a_folder_that_is_not_a_cv_folder_is_not_replaced(result, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     with pytest.raises(FileNotFoundError, match="not a CV folder"):
         read_cv_folder(tmp_path / "mine")
+
+
+@pytest.mark.parametrize("name, keep, message", [
+    ("cv.json", 10, r"cv\.json: not a prodmatch CV summary \(.*\); re-run `prodmatch cv`"),
+    ("candidates.npz", 200, r"candidates\.npz is truncated or corrupted \(.*\); run `prodmatch cv` again"),
+    ("curves.json", 3, r"curves\.json is truncated or corrupted \(.*\); run `prodmatch cv` again"),
+])
+def test_a_cut_off_file_of_the_folder_is_named_with_what_to_do(result, tmp_path, name, keep, message):
+    from prodmatch.errors import InputError
+
+    out = save_cv(result, tmp_path / "cv")
+    (out / name).write_bytes((out / name).read_bytes()[:keep])
+    with pytest.raises(InputError, match=message):
+        read_cv_folder(out)

@@ -40,3 +40,19 @@ def test_a_posting_in_two_folds_is_an_error(run_dir):
     write_oof_embeddings(run_dir / "fold1" / "oof_embeddings.npz", ["p00"], l2_normalize(np.ones((1, 8))))
     with pytest.raises(ValueError, match="several folds"):
         read_oof_embeddings(run_dir, ["p00"])
+
+
+def test_a_cut_off_or_foreign_oof_file_is_named_with_what_to_do(run_dir):
+    from prodmatch.errors import CorruptFileError
+
+    path = run_dir / "fold1" / "oof_embeddings.npz"
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(CorruptFileError, match=r"fold1/oof_embeddings\.npz is truncated or corrupted .*--fold 1"):
+        read_oof_embeddings(run_dir, ["p00"])
+    np.savez(path, posting_id=np.array(["a", "b"]), embeddings=np.ones((3, 8), np.float32))
+    with pytest.raises(CorruptFileError, match="is not an out-of-fold embedding file"):
+        oof_posting_ids(run_dir)
+    np.savez(path, posting_id=np.array(["a"]), vectors=np.ones((1, 8), np.float32))
+    with pytest.raises(CorruptFileError, match="truncated or corrupted"):  # another file's arrays
+        oof_posting_ids(run_dir)

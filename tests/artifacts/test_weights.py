@@ -51,3 +51,14 @@ def test_runs_folds_and_model_types(tmp_path):
         fold_dirs(tmp_path / "untrained")
     with pytest.raises(FileNotFoundError, match="not found"):
         fold_dirs(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("text, message", [("model: [image\n", "is truncated or corrupted"),
+                                           ("- image\n", "is not a training config")])
+def test_a_broken_fold_config_is_named_with_what_to_do(tmp_path, text, message):
+    from prodmatch.errors import CorruptFileError
+
+    folder = make_fold(tmp_path, "run", 0)
+    (folder / "config.yaml").write_text(text)
+    with pytest.raises(CorruptFileError, match=rf"fold0/config\.yaml {message}.*retrain fold0"):
+        run_model_type(tmp_path / "run")

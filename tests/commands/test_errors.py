@@ -23,7 +23,7 @@ def cases(tiny_dir, tmp_path):
         "submit": (["submit", "--data-dir", str(tiny_dir), "--thresholds", str(tmp_path / "none.json"),
                     "--out", str(tmp_path / "s.csv")], "cannot read thresholds file"),
         "folds": (["folds", "--data-dir", str(tiny_dir), "--n-folds", "1", "--out", str(tmp_path / "f.csv")],
-                  "n_folds must be >= 2"),
+                  "argument --n-folds: must be >= 2"),
         "demo": (["demo", "--out", str(tmp_path / "taken"), "--no-images"], "exists and is not empty"),
         "report": (["report", "--cv-dir", str(tmp_path / "no-cv")], "CV folder not found"),
         "train": (["train", "--model", "image", "--config", str(REPO_ROOT / "configs" / "test-image-tiny.yaml"),

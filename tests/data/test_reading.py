@@ -162,3 +162,11 @@ def test_a_posting_id_with_whitespace_is_refused_on_read(tmp_path, posting_id):
     lines = GOOD + [f'"{posting_id}",z.jpg,0123456789abcdef,Title,5']
     with pytest.raises(DataValidationError, match=r"row 3 \(line 5\), column 'posting_id'.*whitespace"):
         read_train(write(tmp_path, lines))
+
+
+@pytest.mark.parametrize("image", ["../../etc/passwd", "/etc/passwd", "a/../../b.jpg"])
+def test_an_image_name_outside_the_images_folder_is_refused_on_read(tmp_path, image):
+    rows = list(GOOD)
+    rows[1] = rows[1].replace("b.jpg", image)
+    with pytest.raises(DataValidationError, match=r"row 1 \(line 3\), column 'image': .* leaves the images folder"):
+        read_train(write(tmp_path, rows))

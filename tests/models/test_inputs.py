@@ -106,3 +106,20 @@ def test_decode_image_says_why_a_file_cannot_be_used(tmp_path):
     paths = [tmp_path / n for n in cases]
     problems = {i: decode_image(p)[1] for i, p in enumerate(paths) if decode_image(p)[1]}
     assert unreadable_summary(paths, problems).startswith("5 of 6 images could not be used (truncated JPEG: cut.jpg;")
+
+
+def test_an_image_over_the_pixel_limit_is_not_decoded_and_is_marked_unusable(tmp_path, monkeypatch):
+    import cv2
+
+    from prodmatch.models.inputs import decode_image
+    from tests.data.test_images import png_bomb
+
+    png_bomb(tmp_path / "big.png")
+    decoded = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: decoded.append(1) or real(*a))
+    image, problem = decode_image(tmp_path / "big.png")
+    assert image is None and problem.startswith("12000 x 12000 pixels, over the limit") and decoded == []
+    rows = ImageRows([tmp_path / "big.png"], None, eval_transform(32, (0.5,) * 3, (0.5,) * 3))
+    tensor, _, _, problem = rows[0]
+    assert tensor.shape == (3, 32, 32) and problem.startswith("12000 x 12000 pixels")  # a grey placeholder

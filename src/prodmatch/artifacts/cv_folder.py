@@ -24,7 +24,7 @@ import pandas as pd
 
 from prodmatch.artifacts.thresholds import Thresholds, read_thresholds, write_thresholds
 from prodmatch.errors import ArgumentError, MissingInputError, OutputExistsError
-from prodmatch.fileio import atomic_dir, atomic_path, write_csv, write_json
+from prodmatch.fileio import atomic_dir, atomic_path, check_output_dir, read_errors, write_csv, write_json
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.kinds import PAIR_MODEL, UNION
 from prodmatch.match.policy import MatchPolicy
@@ -169,9 +169,7 @@ def _jsonable_row(row: dict) -> dict:
 def write_cv_folder(out: str | Path, summary: "CVSummary", thresholds: Thresholds, curves: dict, candidates: Candidates,
                     oof_predictions: pd.DataFrame) -> Path:
     """Write the whole folder at once (see the module doc); an existing CV folder at ``out`` is replaced."""
-    out = Path(out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "cv.json").is_file():
-        raise OutputExistsError(f"{out} exists, is not empty and is not a CV folder; choose another --out")
+    out = check_cv_folder_out(out)
     if list(oof_predictions.columns) != OOF_PREDICTION_COLUMNS:
         raise ValueError(f"oof_predictions columns must be {OOF_PREDICTION_COLUMNS}")
     with atomic_dir(out, overwrite=True) as tmp:
@@ -180,6 +178,14 @@ def write_cv_folder(out: str | Path, summary: "CVSummary", thresholds: Threshold
         write_json(tmp / "curves.json", curves)
         write_candidates(tmp / "candidates.npz", candidates)
         write_csv(tmp / "oof_predictions.csv", oof_predictions)
+    return out
+
+
+def check_cv_folder_out(out: str | Path, inputs=()) -> Path:
+    """``out`` as the CV folder to write, checked before the CV runs: new, empty, or a CV folder (replaced)."""
+    out = check_output_dir(out, inputs)
+    if out.is_dir() and any(out.iterdir()) and not (out / "cv.json").is_file():
+        raise OutputExistsError(f"{out} exists, is not empty and is not a CV folder; choose another --out")
     return out
 
 
@@ -193,12 +199,21 @@ def write_candidates(path: str | Path, candidates: Candidates) -> None:
                                 **{f"score__{k}": v for k, v in table.scores.items()})
 
 
+CV_REMEDY = "run `prodmatch cv` again to rewrite the CV folder"
+
+
 def read_candidates(path: str | Path) -> Candidates:
-    with np.load(path, allow_pickle=False) as data:
-        scores = {k[len("score__"):]: data[k] for k in data.files if k.startswith("score__")}
-        n = len(data["posting_id"])
-        table = CandidateTable(data["rows"], data["cols"], scores, n, n)
-        return Candidates(table, data["posting_id"].astype(object), data["label_group"], data["fold"])
+    with read_errors(path, CV_REMEDY):
+        with np.load(path, allow_pickle=False) as data:
+            scores = {k[len("score__"):]: data[k] for k in data.files if k.startswith("score__")}
+            n = len(data["posting_id"])
+            table = CandidateTable(data["rows"], data["cols"], scores, n, n)
+            return Candidates(table, data["posting_id"].astype(object), data["label_group"], data["fold"])
+
+
+def _read_json(path: Path):
+    with read_errors(path, CV_REMEDY):
+        return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -251,7 +266,7 @@ def read_cv_folder(path: str | Path) -> CVFolder:
     except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ArgumentError(f"{path / 'cv.json'}: not a prodmatch CV summary ({exc}); re-run `prodmatch cv`") from None
     curves_path = path / "curves.json"
-    curves = json.loads(curves_path.read_text(encoding="utf-8")) if curves_path.is_file() else {}
+    curves = _read_json(curves_path) if curves_path.is_file() else {}
     candidates = read_candidates(path / "candidates.npz")
     policy = summary.policy
     recipe = read_thresholds(path / "thresholds.json").recipe

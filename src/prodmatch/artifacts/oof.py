@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.artifacts.weights import OOF_FILE, expected_folds, fold_folders
-from prodmatch.errors import MissingInputError
-from prodmatch.fileio import atomic_open
+from prodmatch.artifacts.weights import OOF_FILE, FoldFiles, expected_folds, fold_folders
+from prodmatch.errors import CorruptFileError, MissingInputError
+from prodmatch.fileio import atomic_open, read_errors
 from prodmatch.search.dense import l2_normalize
 
 
@@ -25,12 +25,25 @@ def oof_files(run_dir: str | Path) -> list[tuple[int, Path]]:
     return [(-1 if f.fold is None else f.fold, f.oof) for f in fold_folders(run_dir, needs=OOF_FILE)]
 
 
+def read_oof_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(posting ids, float32 embeddings) of one fold's file; a file cut short, overwritten or whose arrays do
+    not fit together is a CorruptFileError naming it."""
+    path = Path(path)
+    fold = FoldFiles(path.parent).fold
+    remedy = (f"retrain the fold (train_fold.py --fold {'K' if fold is None else fold} ...) or copy the run's folder "
+              "again")
+    with read_errors(path, remedy):
+        with np.load(path, allow_pickle=False) as data:
+            ids, embeddings = data["posting_id"].astype(str), data["embeddings"]
+    if ids.ndim != 1 or embeddings.ndim != 2 or len(ids) != len(embeddings) or embeddings.dtype.kind != "f":
+        raise CorruptFileError(f"{path} is not an out-of-fold embedding file ({len(ids)} posting ids, embeddings of "
+                               f"shape {embeddings.shape} and dtype {embeddings.dtype}); {remedy}")
+    return ids, embeddings.astype(np.float32)
+
+
 def oof_posting_ids(run_dir: str | Path) -> np.ndarray:
     """Every posting_id that has an out-of-fold embedding in ``run_dir`` (empty when no fold is trained)."""
-    ids = []
-    for _, path in oof_files(run_dir):
-        with np.load(path, allow_pickle=False) as data:
-            ids.append(data["posting_id"].astype(str))
+    ids = [read_oof_file(path)[0] for _, path in oof_files(run_dir)]
     return np.concatenate(ids) if ids else np.empty(0, dtype=str)
 
 
@@ -47,17 +60,21 @@ def read_oof_embeddings(run_dir: str | Path, posting_ids: Sequence[str]) -> np.n
                                 "(python train_fold.py --fold k ...)")
     ids, embs, owner = [], [], []
     for fold, path in files:
-        with np.load(path, allow_pickle=False) as data:
-            fold_ids = data["posting_id"].astype(str)
-            ids.append(fold_ids)
-            embs.append(data["embeddings"].astype(np.float32))
-            owner.append(np.full(len(fold_ids), fold))
+        fold_ids, fold_embeddings = read_oof_file(path)
+        ids.append(fold_ids)
+        embs.append(fold_embeddings)
+        owner.append(np.full(len(fold_ids), fold))
+    if len({e.shape[1] for e in embs}) > 1:
+        sizes = sorted({e.shape[1] for e in embs})
+        raise CorruptFileError(f"the folds of {run_dir} hold embeddings of different sizes {sizes}: folds of "
+                               "different runs? retrain them as one run")
     all_ids, all_emb, all_owner = np.concatenate(ids), np.concatenate(embs), np.concatenate(owner)
     index = pd.Index(all_ids)
     if not index.is_unique:
         dup = index[index.duplicated()][0]
         folds = sorted(set(all_owner[all_ids == dup].tolist()))
-        raise ValueError(f"posting {dup!r} has OOF embeddings in several folds {folds} of {run_dir}")
+        raise CorruptFileError(f"posting {dup!r} has OOF embeddings in several folds {folds} of {run_dir}: were the "
+                               "folds trained on different fold splits? retrain them with one split")
     wanted = np.asarray(posting_ids, dtype=str)
     pos = index.get_indexer(wanted)
     missing = np.flatnonzero(pos < 0)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from prodmatch.errors import MissingInputError
+from prodmatch.errors import CorruptFileError, MissingInputError
+from prodmatch.fileio import read_errors
 
 MODEL_FILE = "model.pt"  # the encoder (format: prodmatch.models.build)
 CONFIG_FILE = "config.yaml"  # the resolved training config
@@ -83,10 +84,16 @@ class FoldFiles:
         return [name for name in TRAINING_OUTPUTS if (self.path / name).exists()]
 
     def read_config(self) -> dict:
+        """The resolved training config ({} when the fold has none); a broken one is a CorruptFileError."""
         if not self.config.is_file():
             return {}
-        with open(self.config, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
+        with read_errors(self.config, f"retrain {self.path.name} or copy the run's folder again"):
+            with open(self.config, encoding="utf-8") as handle:
+                config = yaml.safe_load(handle) or {}
+        if not isinstance(config, dict):
+            raise CorruptFileError(f"{self.config} is not a training config (a YAML mapping); retrain {self.path.name} "
+                                   "or copy the run's folder again")
+        return config
 
     def unfinished(self) -> str | None:
         """Why this fold's training is not finished (see the module docstring); None when it is."""

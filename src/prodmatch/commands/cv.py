@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from prodmatch.commands.arguments import int_at_least
 from prodmatch.commands.matcher_option import add_matcher_option
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 
@@ -12,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", required=True, help="Kaggle-layout folder with train.csv")
     parser.add_argument("--recipe", default="text-phash", help="built-in recipe name or a recipe .yaml")
     parser.add_argument("--folds", help="folds CSV (default: folds/<data>_5fold.csv if present, else hashed folds)")
-    parser.add_argument("--n-folds", type=int, default=DEFAULT_N_FOLDS, help="number of hashed folds")
+    parser.add_argument("--n-folds", type=int_at_least(2), default=DEFAULT_N_FOLDS, help="number of hashed folds")
     parser.add_argument("--weights", default="weights", help="trained runs, for recipes with learned embeddings")
     parser.add_argument("--out", help="output folder (default: runs/cv/<data>-<recipe>)")
     parser.add_argument("--only-folds", type=int, nargs="+", metavar="K",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from prodmatch.commands.arguments import int_at_least, width_x_height
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from prodmatch.report.build import DEFAULT_EXAMPLES, DEFAULT_MAX_OTHERS
@@ -13,16 +15,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv-dir", required=True, help="CV folder written by 'prodmatch cv' (cv.json, candidates.npz)")
     parser.add_argument("--data-dir", help="Kaggle-layout folder the CV ran on (default: the one in cv.json)")
     parser.add_argument("--out", help="HTML file to write (default: <cv-dir>/report.html)")
-    parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
+    parser.add_argument("--examples", type=int_at_least(0), default=DEFAULT_EXAMPLES,
                         help=f"examples per error gallery (default {DEFAULT_EXAMPLES})")
-    parser.add_argument("--max-others", type=int, default=DEFAULT_MAX_OTHERS,
+    parser.add_argument("--max-others", type=int_at_least(0), default=DEFAULT_MAX_OTHERS,
                         help=f"wrong matches / misses shown per example (default {DEFAULT_MAX_OTHERS})")
-    parser.add_argument("--thumb-size", type=int, default=DEFAULT_THUMB_SIZE,
+    parser.add_argument("--thumb-size", type=int_at_least(16), default=DEFAULT_THUMB_SIZE,
                         help=f"thumbnail size in pixels (default {DEFAULT_THUMB_SIZE})")
     parser.add_argument("--check", action="store_true",
                         help="open the report in headless Chromium: fail on console errors or broken images")
     parser.add_argument("--screenshot", help="also save a PNG screenshot of the top of the page (implies --check)")
-    parser.add_argument("--screenshot-size", default="1280x1500", help="WIDTHxHEIGHT of the screenshot")
+    parser.add_argument("--screenshot-size", type=width_x_height, default="1280x1500",
+                        help="WIDTHxHEIGHT of the screenshot")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from prodmatch.report.browser import BrowserError, check_page
 
-    width, height = (int(v) for v in args.screenshot_size.lower().split("x"))
+    width, height = args.screenshot_size
     try:
         page = check_page(result.path, screenshot=args.screenshot, width=width, height=height)
     except BrowserError as exc:

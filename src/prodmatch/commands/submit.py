@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from prodmatch.commands.arguments import int_at_least
 from prodmatch.commands.matcher_option import add_matcher_option
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 
@@ -21,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thresholds", help="thresholds.json from `prodmatch cv` (skips tuning)")
     parser.add_argument("--weights", default="weights", help="trained runs, for recipes with learned embeddings")
     parser.add_argument("--folds", help="folds CSV used when tuning (default: hashed folds)")
-    parser.add_argument("--n-folds", type=int, default=DEFAULT_N_FOLDS, help="number of hashed folds when tuning")
-    parser.add_argument("--batch-size", type=int, help="embedding batch size (recipes with learned embeddings)")
+    parser.add_argument("--n-folds", type=int_at_least(2), default=DEFAULT_N_FOLDS,
+                        help="number of hashed folds when tuning")
+    parser.add_argument("--batch-size", type=int_at_least(1),
+                        help="embedding batch size (recipes with learned embeddings)")
     parser.add_argument("--fixed-thresholds", action="store_true",
                         help="use the fold-size thresholds as they are (default: move them to the test size)")
     parser.add_argument("--timings-json", help="write per-stage seconds and peak RSS here (kernel rehearsals read it)")

@@ -16,7 +16,7 @@ import pandas as pd
 from prodmatch.data.reading import DataDir, read_csv_strings
 from prodmatch.data.validation import DataValidationError
 from prodmatch.errors import ArgumentError
-from prodmatch.fileio import write_csv
+from prodmatch.fileio import check_output_file, write_csv
 
 DEFAULT_N_FOLDS = 5
 
@@ -61,7 +61,7 @@ def read_folds(path: str | Path, train: pd.DataFrame) -> np.ndarray:
         if column not in frame.columns:
             raise DataValidationError(path, f"missing required column '{column}'", column=column)
     folds = pd.to_numeric(frame["fold"], errors="coerce")
-    bad = np.flatnonzero(folds.isna().to_numpy() | (folds < 0).to_numpy())
+    bad = np.flatnonzero(folds.isna().to_numpy() | (folds < 0).to_numpy() | (folds % 1 != 0).to_numpy())
     if len(bad):
         raise DataValidationError(path, f"fold must be a non-negative integer, got {frame['fold'].iloc[bad[0]]!r}",
                                   row=int(bad[0]), column="fold")
@@ -93,8 +93,9 @@ def make_folds_file(data_dir: str | Path, n_folds: int = DEFAULT_N_FOLDS, salt: 
                     out: str | Path | None = None) -> tuple[Path, pd.DataFrame]:
     """``prodmatch folds``: assign folds to DIR/train.csv and write them (default folds/<data>_<k>fold.csv);
     returns the file and the per-fold row/group counts."""
-    train = DataDir.of(data_dir).read_train()
+    data = DataDir.of(data_dir)
+    out = check_output_file(out or default_folds_path(data_dir, n_folds), [data.train_csv])
+    train = data.read_train()
     folds = assign_folds(train, n_folds, salt)
-    out = Path(out) if out else default_folds_path(data_dir, n_folds)
     write_folds(folds, out)
     return out, fold_summary(folds["fold"].to_numpy(), train["label_group"].to_numpy())

@@ -3,12 +3,28 @@ image format and, for a JPEG, ends with the end-of-image marker (OpenCV decodes 
 error, with a grey lower part). Reads 16 bytes at the start and 4 KB at the end of each file, so a whole
 train_images/ folder is checked in seconds; a file that passes can still fail to decode later (the embedding
 step then uses a grey placeholder and says so).
+
+Two rules keep reads safe:
+
+- An image name is a path *inside* its images folder (:func:`image_path`): an absolute path or a ``..`` step
+  that would read a file outside it is an error (the CSV readers refuse it with its row). Symbolic links placed
+  in the folder are followed: whoever filled the folder put them there.
+- An image whose header says it has more than :data:`MAX_IMAGE_PIXELS` pixels is not decoded
+  (:func:`pixel_limit_problem`): it is unusable, like a missing file, with the same warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from prodmatch.errors import InputError
+
+# Pillow's default decompression-bomb limit (about 9,459 x 9,459): far above product photos (a 48-megapixel
+# phone photo passes), far below what one decode may allocate (12,000 x 12,000 RGB is 432 MB)
+MAX_IMAGE_PIXELS = 89_478_485
 
 JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"
@@ -34,6 +50,50 @@ def image_bytes_problem(head: bytes, tail: bytes) -> str:
     if head.startswith(SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return ""
     return "not an image file"
+
+
+class ImagePathError(InputError, ValueError):
+    """An image name that would read a file outside its images folder."""
+
+
+def image_name_problem(name: str) -> str:
+    """Why ``name`` cannot name a file inside an images folder ("" when it can)."""
+    if "\0" in name:
+        return "contains a NUL byte"
+    path = PurePosixPath(name)
+    if path.is_absolute():
+        return "is an absolute path"
+    if ".." in path.parts:
+        return "has a '..' step"
+    return ""
+
+
+def image_path(images_dir: str | Path, name) -> Path:
+    """``images_dir / name``, refusing a name that leaves the folder (an ImagePathError naming it)."""
+    problem = image_name_problem(str(name))
+    if problem:
+        raise ImagePathError(f"image name {str(name)!r} {problem}: it leaves the images folder {images_dir}; image "
+                             "names are file names inside it (link or copy the files there)")
+    return Path(images_dir) / str(name)
+
+
+def pixel_limit_problem(source: str | Path | BinaryIO, limit: int = MAX_IMAGE_PIXELS) -> str:
+    """"W x H pixels, over the limit ..." when the image header of ``source`` (a path or a binary file) says
+    it is larger than ``limit`` pixels, else "" (also when the header cannot be read: the decoder decides)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as image:  # reads the header only
+                width, height = image.size
+    except Image.DecompressionBombError:
+        return f"over twice Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)"
+    except (OSError, ValueError, SyntaxError):  # not a format Pillow knows, or a broken header
+        return ""
+    if width * height > limit:
+        return f"{width} x {height} pixels, over the limit of {limit:,} (a decompression bomb?)"
+    return ""
 
 
 def image_file_problem(path: str | Path) -> str:
@@ -74,4 +134,4 @@ def any_usable_image(images_dir: str | Path, names: Sequence[str]) -> bool:
 
 
 def _named_image_problem(images_dir: Path, name) -> str:
-    return "empty image name" if not str(name).strip() else image_file_problem(images_dir / str(name))
+    return "empty image name" if not str(name).strip() else image_file_problem(image_path(images_dir, name))

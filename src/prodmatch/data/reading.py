@@ -13,6 +13,7 @@ from prodmatch.data.validation import (
     TEST_COLUMNS,
     TRAIN_COLUMNS,
     DataValidationError,
+    check_image_names,
     check_phash,
     check_unique_ids,
     fill_empty_titles,
@@ -29,10 +30,14 @@ def read_csv_strings(path: str | Path) -> pd.DataFrame:
     any other disagreement between the rows parsed and the file's non-blank lines.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataValidationError(path, "is a folder, not a CSV file")
     if not path.is_file():
         raise DataValidationError(path, "file not found")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+    except PermissionError as exc:
+        raise DataValidationError(path, f"cannot read the file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise not_utf8_error(path) from None
     except pd.errors.EmptyDataError:
@@ -109,6 +114,7 @@ def read_postings(path: str | Path, labelled: bool) -> pd.DataFrame:
         raise DataValidationError(path, "no data rows")
     frame = frame[list(columns)].copy()
     check_unique_ids(frame, path)
+    check_image_names(frame, path)
     check_phash(frame, path)
     frame["image_phash"] = frame["image_phash"].str.lower()
     frame["title"] = fill_empty_titles(frame, path)

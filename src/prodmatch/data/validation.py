@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prodmatch.data.images import image_name_problem
 from prodmatch.errors import InputError
 
 PHASH_RE = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -44,8 +45,10 @@ class DataWarning(UserWarning):
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], file: str | Path) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
+        separator = next((s for s in (";", "\t", "|") if len(frame.columns) == 1 and s in str(frame.columns[0])), None)
+        hint = f" (the file is separated by {separator!r}: save it with commas)" if separator else ""
         raise DataValidationError(
-            file, f"missing required column(s) {missing}; found {list(frame.columns)}", column=missing[0]
+            file, f"missing required column(s) {missing}; found {list(frame.columns)}{hint}", column=missing[0]
         )
 
 
@@ -74,6 +77,20 @@ def check_unique_ids(frame: pd.DataFrame, file: str | Path, column: str = "posti
         raise DataValidationError(
             file, f"duplicate {column} {ids.iloc[row]!r} (first seen at row {first})", row=row, column=column
         )
+
+
+def check_image_names(frame: pd.DataFrame, file: str | Path, column: str = "image") -> None:
+    """Every image name a path inside the images folder: an absolute path or a ``..`` step is refused (it
+    would read a file outside the folder). Empty names are a documented fallback (a grey placeholder)."""
+    names = frame[column]
+    maybe = names.str.startswith("/") | names.str.contains(r"(?:^|/)\.\.(?:/|$)|\x00", regex=True)  # fast pre-filter
+    bad = [int(row) for row in np.flatnonzero(maybe.to_numpy()) if image_name_problem(names.iloc[row])]
+    if bad:
+        row = bad[0]
+        raise DataValidationError(
+            file, f"image name {names.iloc[row]!r} {image_name_problem(names.iloc[row])}: it leaves the images folder; "
+            "image names are file names inside it (link or copy the files there)"
+            + (f" ({len(bad)} such rows)" if len(bad) > 1 else ""), row=row, column=column)
 
 
 def check_phash(frame: pd.DataFrame, file: str | Path, column: str = "image_phash") -> None:

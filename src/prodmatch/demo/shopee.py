@@ -40,7 +40,7 @@ import pandas as pd
 from prodmatch.demo.catalog import Product, build_catalog, make_title, seeded_rng
 from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_of_group
 from prodmatch.errors import ArgumentError
-from prodmatch.fileio import atomic_dir, write_csv
+from prodmatch.fileio import atomic_dir, check_output_dir, write_csv
 from prodmatch.progress import progress_bar
 
 DEFAULT_N_PRODUCTS = 600
@@ -328,6 +328,9 @@ def _frames(products: list[Product], postings: list[_Posting], seed: int):
     return out["train"], out["test"]
 
 
+MAX_IMAGE_SIZE = 4096  # a side beyond this draws photos of hundreds of MB each: a typo, not a demo
+
+
 def generate_demo(
     out_dir: str | os.PathLike,
     n_products: int = DEFAULT_N_PRODUCTS,
@@ -351,8 +354,9 @@ def generate_demo(
         raise ArgumentError(f"n_products must be >= 2 (train and test each need a product), got {n_products}")
     if not 0.0 < test_fraction < 1.0:
         raise ArgumentError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    if images and image_size < 32:
-        raise ArgumentError(f"image_size must be >= 32 pixels, got {image_size}")
+    if images and not 32 <= image_size <= MAX_IMAGE_SIZE:
+        raise ArgumentError(f"image_size must be 32 to {MAX_IMAGE_SIZE} pixels, got {image_size}")
+    check_output_dir(out_dir, overwrite=overwrite)
     products = build_catalog(n_products, seeded_rng(seed, _CATALOG))
     _split_families(products, test_fraction, seeded_rng(seed, _SPLIT))
     _assign_label_groups(products, seeded_rng(seed, _IDS, 1))

@@ -43,7 +43,7 @@ import yaml
 from prodmatch.artifacts.thresholds import write_thresholds
 from prodmatch.artifacts.weights import INFERENCE_FILES, fold_folders, run_model_type, run_name_of
 from prodmatch.errors import ArgumentError, InputError, MissingInputError
-from prodmatch.fileio import atomic_open, write_json
+from prodmatch.fileio import atomic_open, check_output_dir, write_json
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MANIFEST_NAME = "prodmatch-dataset.json"
@@ -301,7 +301,7 @@ def load_template_json(name: str) -> dict:
 # ------------------------------------------------------------------------------------------------- build
 def build_kernel(options: BuildOptions) -> BuildResult:
     notes: list[str] = []
-    out = Path(options.out)
+    out = check_output_dir(options.out)  # before the wheel build and any tuning
     user = kaggle_user(options.kaggle_user, notes)
     dataset_slug = check_slug(options.dataset_slug, "dataset slug")
     kernel_slug = check_slug(options.kernel_slug, "kernel slug")

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from prodmatch.errors import CorruptFileError, MissingInputError
+from prodmatch.fileio import read_errors
 from prodmatch.models.heads import MarginHead
 from prodmatch.models.image import ImageEncoder, ImageEncoderSpec
 from prodmatch.models.registry import MODEL_KINDS
@@ -110,10 +112,33 @@ def encoder_from_payload(payload: dict) -> nn.Module:
     return encoder.eval()
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format: a zip archive
+
+
+def model_remedy(path: Path) -> str:
+    """What to do about a broken model file of the fold folder ``path.parent`` (``fold<k>/``)."""
+    fold = path.parent.name[4:] if path.parent.name.startswith("fold") and path.parent.name[4:].isdigit() else "K"
+    return f"retrain the fold (train_fold.py --fold {fold} ...) or copy the run's folder again"
+
+
 def load_encoder(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict]:
-    """(encoder in eval mode, the whole model.pt payload)."""
+    """(encoder in eval mode, the whole model.pt payload). A model.pt that is cut short, overwritten or of
+    another format is a CorruptFileError naming it and what to do."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=False)
-    return encoder_from_payload(payload), payload
+        raise MissingInputError(f"model file not found: {path}")
+    remedy = model_remedy(path)
+    with open(path, "rb") as handle:
+        head = handle.read(len(ZIP_MAGIC))
+    if head != ZIP_MAGIC:
+        raise CorruptFileError(f"{path} is not a model file (it does not start like a torch.save archive: "
+                               f"overwritten?); {remedy}")
+    with read_errors(path, remedy):
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CorruptFileError(f"{path} is not a prodmatch encoder file (format {found!r}, expected {MODEL_FORMAT}); "
+                               f"{remedy}")
+    with read_errors(path, remedy):  # weights that do not fit the saved spec
+        encoder = encoder_from_payload(payload)
+    return encoder, payload

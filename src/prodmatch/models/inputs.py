@@ -4,13 +4,15 @@ Every batch is a dict: ``inputs`` (image tensor, or a dict of text tensors), ``l
 unlabelled) and ``index`` (row positions in the frame the dataset was built from); image batches also carry
 ``problems``: per row, why its image could not be used ("" when it could).
 
-Images: ``images_dir / frame.image``. A missing, empty, truncated or undecodable file does not crash a run:
-:class:`ImageRows` puts a mid-grey placeholder in its place and says why, so callers can leave the row out of
-image-based matching and warn once with :func:`unreadable_summary`.
+Images: ``images_dir / frame.image``. A missing, empty, truncated or undecodable file, or one over the pixel
+limit (:data:`prodmatch.data.images.MAX_IMAGE_PIXELS`, told from its header before decoding), does not crash a
+run: :class:`ImageRows` puts a mid-grey placeholder in its place and says why, so callers can leave the row out
+of image-based matching and warn once with :func:`unreadable_summary`.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from prodmatch.data.images import TAIL_BYTES, cut_off_problem
+from prodmatch.data.images import TAIL_BYTES, cut_off_problem, pixel_limit_problem
 from prodmatch.models.transforms import seeded_call
 
 GREY = 128
@@ -42,6 +44,7 @@ def decode_image(path: str | Path) -> tuple[np.ndarray | None, str]:
     except OSError as exc:  # pragma: no cover - depends on the file system
         return None, f"{type(exc).__name__}: {exc}"
     problem = cut_off_problem(data[:16].tobytes(), data[-TAIL_BYTES:].tobytes())
+    problem = problem or pixel_limit_problem(io.BytesIO(data))  # before decoding: a header can claim 100k x 100k
     if problem:
         return None, problem
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)

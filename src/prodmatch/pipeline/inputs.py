@@ -44,7 +44,22 @@ def load_fold_ids(train: pd.DataFrame, data_dir: str | Path, folds_path: str | P
     path = Path(folds_path) if folds_path else default_folds_path(data_dir, n_folds)
     if folds_path or path.is_file():
         return read_folds(path, train), str(path)
+    n_groups = train["label_group"].nunique()
+    if n_folds > n_groups:  # most folds would hold one group: no wrong candidate to tune against, F1 1.0
+        raise ArgumentError(f"--n-folds {n_folds} is more than the {n_groups} label_groups of the train set: a fold's "
+                            "postings are searched among themselves, so a fold of one group scores a perfect, "
+                            f"meaningless F1; use at most {max(2, n_groups // 2)} folds")
     return assign_folds(train, n_folds)["fold"].to_numpy(), f"hash of label_group ({n_folds} folds)"
+
+
+def lonely_fold_notes(train: pd.DataFrame, folds: np.ndarray) -> list[str]:
+    """A note when some folds hold a single label_group (every candidate a true match: nothing to tune)."""
+    groups = pd.Series(train["label_group"].to_numpy()).groupby(folds).nunique()
+    lonely = sorted(int(fold) for fold in groups.index[groups < 2])
+    if not lonely:
+        return []
+    return [f"fold(s) {lonely} hold a single label_group: their candidates are all true matches, so they add nothing "
+            "to tuning and flatter the score; use fewer folds"]
 
 
 def prepare_cv(data_dir: str | Path, recipe: Recipe, weights_dir: str | Path | None = "weights",
@@ -58,6 +73,7 @@ def prepare_cv(data_dir: str | Path, recipe: Recipe, weights_dir: str | Path | N
     fingerprint = frame_fingerprint(train)
     folds, folds_source = load_fold_ids(train, data_dir, folds_path, n_folds)
     recipe, runs, notes = recipe_for_weights(recipe, weights_dir or "weights")
+    notes = [*notes, *lonely_fold_notes(train, folds)]
     embeddings = None
     if runs:
         embeddings, covered = oof_embeddings_for(runs, train)

@@ -67,10 +67,9 @@ def check_outputs(options: SubmitOptions, data: DataDir) -> Path:
     """Every file the run will write, checked before any work: not an input, not a folder, device or link."""
     inputs = [data.test_csv, data.train_csv, data.sample_submission_csv, options.thresholds]
     out = check_output_file(options.out, inputs)
-    if not options.thresholds:
-        check_output_file(beside_submission(out), inputs)
+    thresholds = None if options.thresholds else check_output_file(beside_submission(out), inputs, [out])
     if options.timings_json:
-        check_output_file(options.timings_json, [*inputs, out])
+        check_output_file(options.timings_json, inputs, [out, thresholds])
     return out
 
 

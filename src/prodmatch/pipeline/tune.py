@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodmatch.artifacts.cv_folder import CV_FILES
+from prodmatch.artifacts.cv_folder import CV_FILES, check_cv_folder_out
 from prodmatch.artifacts.thresholds import Thresholds
 from prodmatch.artifacts.weights import run_fingerprint
 from prodmatch.cv import CVResult, run_cv, save_cv
@@ -93,8 +93,9 @@ class CVRun:
 def cross_validate(options: TuneOptions, out: str | Path | None = None, log: Log = print) -> CVRun:
     """``prodmatch cv``: tune, then write the CV folder (default runs/cv/<data>-<recipe>/)."""
     started = time.perf_counter()
+    out = check_cv_folder_out(out or default_cv_out(options.data_dir, options.recipe.name),
+                              [options.data_dir, options.weights, options.folds])
     tuned = tune(options, log)
-    out = Path(out) if out else default_cv_out(options.data_dir, options.recipe.name)
     inputs = tuned.inputs
     save_cv(tuned.result, out, tuned_on=provenance(inputs, options.data_dir), extra_meta={
         "data_dir": str(Path(options.data_dir).resolve()), "folds": inputs.folds_source,

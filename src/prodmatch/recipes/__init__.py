@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from prodmatch.errors import ArgumentError, MissingInputError
+from prodmatch.errors import ArgumentError
 from prodmatch.match.kinds import PAIR_MODEL, UNION
 from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
+from prodmatch.recipes.schema import SOURCE_TYPES, check_recipe, read_yaml_file
 from prodmatch.search.blending import BlendConfig
 from prodmatch.search.scales import PROBABILITY
 from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource
@@ -113,43 +113,36 @@ class Recipe:
 
 def load_recipe(name_or_path: str | Path, overrides: dict | None = None) -> Recipe:
     path = Path(name_or_path)
-    if not path.suffix:
+    if not path.suffix and not path.is_dir():  # a folder is named as one by read_yaml_file
         if str(name_or_path) not in BUILTIN_RECIPES:
             raise ArgumentError(f"unknown recipe {name_or_path!r}; built-in: {BUILTIN_RECIPES}, or pass a .yaml path")
         path = RECIPE_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise MissingInputError(f"recipe file not found: {path}")
-    with open(path, encoding="utf-8") as handle:
-        spec = yaml.safe_load(handle)
-    if overrides:
+    spec = read_yaml_file(path, "recipe")
+    if overrides and isinstance(spec, dict):
         spec = {**spec, **overrides}
-    return recipe_from_dict(spec)
+    return recipe_from_dict(spec, origin=f"recipe {path}")
 
 
-def recipe_from_dict(spec: dict) -> Recipe:
+def recipe_from_dict(spec: dict, origin: str = "recipe") -> Recipe:
+    """The recipe a spec describes; ``origin`` (e.g. ``recipe my.yaml``) starts every error about it."""
+    check_recipe(spec, origin)  # keys and types (prodmatch.recipes.schema)
     spec = copy.deepcopy(spec)
-    for key in ("name", "sources"):
-        if key not in spec:
-            raise ArgumentError(f"recipe is missing {key!r}")
     sources = [_build_source(s) for s in spec["sources"]]
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
-        raise ArgumentError(f"recipe source names must be unique, got {names}")
+        raise ArgumentError(f"{origin}: source names must be unique, got {names}")
     priority = spec.get("priority") or names
     unknown = set(priority) - set(names)
     if unknown or set(priority) != set(names):
-        raise ArgumentError(f"recipe priority {priority} must list exactly the sources {names}")
+        raise ArgumentError(f"{origin}: priority {priority} must list exactly the sources {names}")
     embeddings = spec.get("embeddings") or {}
-    for name, selector in embeddings.items():
-        unknown_keys = set(selector or {}) - {"model", "run", "optional"}
-        if unknown_keys:
-            raise ArgumentError(f"embedding {name!r}: unknown selector key(s) {sorted(unknown_keys)}")
     for source in sources:
         for needed in getattr(source, "embeddings", []):
             if needed not in embeddings:
-                raise ArgumentError(f"source {source.name!r} uses embedding {needed!r} not declared under 'embeddings'")
+                raise ArgumentError(f"{origin}: source {source.name!r} uses embedding {needed!r} not declared under "
+                                    "'embeddings'")
     if PAIR_COLUMN in names:
-        raise ArgumentError(f"a source may not be called {PAIR_COLUMN!r}: that is the pair model's column")
+        raise ArgumentError(f"{origin}: a source may not be called {PAIR_COLUMN!r}: that is the pair model's column")
     pair_model = _pair_model_spec(spec.get("pair_model"))
     return Recipe(
         name=spec["name"],
@@ -192,4 +185,4 @@ def _build_source(spec: dict):
         return PhashSource(**spec)
     if kind == "embedding":
         return EmbeddingSource(blend=_blend(spec.pop("blend", None)), **spec)
-    raise ArgumentError(f"unknown source type {kind!r}; use tfidf, phash or embedding")
+    raise ArgumentError(f"unknown source type {kind!r}; use one of {', '.join(SOURCE_TYPES)}")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from prodmatch.artifacts.cv_folder import read_cv_folder
+from prodmatch.artifacts.cv_folder import CV_FILES, read_cv_folder
 from prodmatch.data import DataDir
-from prodmatch.errors import ArgumentError
-from prodmatch.fileio import atomic_open
+from prodmatch.errors import ArgumentError, MissingInputError
+from prodmatch.fileio import atomic_open, check_output_file
 from prodmatch.report.analysis import (
     align_train,
     build_galleries,
@@ -99,9 +99,11 @@ def build_report(cv_dir: str | Path, out: str | Path, data_dir: str | Path | Non
     ``max_others`` wrong matches or misses; thumbnails fit in ``thumb_size`` pixels.
     """
     started = time.perf_counter()
+    if not Path(cv_dir).is_dir():  # named as the missing input, not as an output folder that cannot be made
+        raise MissingInputError(f"CV folder not found: {cv_dir}")
+    out = check_output_file(out, [Path(cv_dir) / name for name in CV_FILES])
     ctx = build_context(cv_dir, data_dir, n_examples, max_others, thumb_size)
     text = render_html(ctx)
-    out = Path(out)
     with atomic_open(out, "w", encoding="utf-8") as handle:
         handle.write(text)
     make_readable(out)

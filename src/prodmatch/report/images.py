@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from prodmatch.data.images import image_path, pixel_limit_problem
+from prodmatch.data.validation import DataWarning
 
 DEFAULT_THUMB_SIZE = 112
 JPEG_QUALITY = 72
@@ -21,7 +25,12 @@ def data_uri(payload: bytes, mime: str) -> str:
 
 
 def thumbnail_uri(path: str | Path, size: int = DEFAULT_THUMB_SIZE, quality: int = JPEG_QUALITY) -> str | None:
-    """The image at ``path`` fitted into ``size`` x ``size`` as a JPEG data URI; None if missing/unreadable."""
+    """The image at ``path`` fitted into ``size`` x ``size`` as a JPEG data URI; None if missing/unreadable or
+    over the pixel limit (with a warning: it is not decoded)."""
+    too_large = pixel_limit_problem(path)
+    if too_large:
+        warnings.warn(f"{path}: {too_large}; no thumbnail in the report", DataWarning, stacklevel=2)
+        return None
     try:
         with Image.open(path) as image:
             image.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a reduced scale, much faster
@@ -73,7 +82,7 @@ class ImageCache:
         if self.images_dir is None or not image_name:
             return None
         if image_name not in self._thumbs:
-            path = self.images_dir / image_name
+            path = image_path(self.images_dir, image_name)
             self._thumbs[image_name] = thumbnail_uri(path, self.size) if path.is_file() else None
         uri = self._thumbs[image_name]
         self.n_thumbnails += uri is not None

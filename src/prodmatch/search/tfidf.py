@@ -24,12 +24,13 @@ from prodmatch.device import available_cores
 from prodmatch.search.neighbours import Neighbours
 
 TOPK_METHODS = ("auto", "sparse_dot_topn", "scipy")
+ANALYZERS = ("word", "char_wb", "char")  # TfidfConfig.analyzer
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep 1-character tokens: sizes and variants ("s", "xl", "2")
 
 
 @dataclass(frozen=True)
 class TfidfConfig:
-    analyzer: str = "word"  # "word", "char_wb" or "char"
+    analyzer: str = "word"  # one of ANALYZERS
     ngram_range: tuple[int, int] = (1, 1)
     sublinear_tf: bool = True
     max_df: float = 1.0

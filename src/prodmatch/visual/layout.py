@@ -41,6 +41,7 @@ from prodmatch.data.reading import read_csv_strings
 from prodmatch.data.validation import (
     DataValidationError,
     DataWarning,
+    check_image_names,
     check_non_empty,
     check_unique_ids,
     require_columns,
@@ -94,6 +95,7 @@ def _read_table(path: str | Path, required: tuple[str, ...], optional: tuple[str
     frame = frame[keep].copy()
     check_unique_ids(frame, path, "id")
     check_non_empty(frame, path, "image")
+    check_image_names(frame, path)
     check_levels_complete(frame, path, levels)
     return frame.reset_index(drop=True)
 
