@@ -147,7 +147,7 @@ def test_a_batch_larger_than_the_training_rows(toy_dir, tmp_path, capsys):
 def _visual_folder_without_levels(root: Path) -> Path:
     import pandas as pd
 
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     folder = generate_visual_demo(root / "demo", n_products=8, seed=0, image_size=32, query_share=0.5).out_dir
     for name in ("index.csv", "queries.csv"):
@@ -168,7 +168,7 @@ def test_hierarchy_without_category_columns(tmp_path, capsys):
 
 
 def test_hierarchy_weights_for_another_number_of_levels(tmp_path, capsys):
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     folder = generate_visual_demo(tmp_path / "demo", n_products=8, seed=0, image_size=32, query_share=0.5).out_dir
     code, err = _train(["--config", str(TINY_IMAGE), "--task", "visual", "--data-dir", str(folder), "--out",

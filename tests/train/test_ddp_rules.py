@@ -103,7 +103,7 @@ def test_every_rank_embeds_the_baselines_and_rank_0_searches_with_its_cores(tmp_
     """Before: rank 0 alone embedded the whole index for the backbone baseline (rank 1 waited in a broadcast
     with NCCL's 10-minute timeout) and searched with torchrun's one thread."""
     pytest.importorskip("faiss")
-    from prodmatch.demo.visual import generate_visual_demo
+    from prodmatch.visual.demo import generate_visual_demo
 
     data_dir = generate_visual_demo(tmp_path / "demo", n_products=16, seed=2, image_size=40).out_dir
     n_index = sum(1 for _ in open(data_dir / "index.csv", encoding="utf-8")) - 1
