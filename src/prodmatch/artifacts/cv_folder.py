@@ -26,6 +26,7 @@ from prodmatch.artifacts.thresholds import Thresholds, read_thresholds, write_th
 from prodmatch.errors import ArgumentError, MissingInputError, OutputExistsError
 from prodmatch.fileio import atomic_dir, atomic_path, check_output_dir, read_errors, write_csv, write_json
 from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.forecast import SizeForecast
 from prodmatch.match.kinds import PAIR_MODEL, UNION
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.metrics import MatchScore
@@ -83,6 +84,12 @@ class CVSummary:
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    test_size: int | None = None  # the test postings the rule was chosen for (and its F1 forecast at)
+
+    def forecast(self, kind: str) -> SizeForecast | None:
+        """A rule's F1 on pools of growing size (None when its CV measured none)."""
+        data = next(m for m in self.matchers if m.kind == kind).figures.get("forecast")
+        return None if not data else SizeForecast.from_dict(data)
 
     @property
     def chosen_matcher(self) -> MatcherSummary:
@@ -112,7 +119,7 @@ class CVSummary:
                 "policy": self.policy.as_dict(), "table": [_jsonable_row(r) for r in self.table],
                 "matchers": [m.as_dict() for m in self.matchers],
                 "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()}, "notes": self.notes,
-                "meta": self.meta}
+                "meta": self.meta, "test_size": self.test_size}
 
     @classmethod
     def from_dict(cls, data: dict) -> "CVSummary":
@@ -122,7 +129,7 @@ class CVSummary:
         if data["chosen"] not in [m.kind for m in matchers]:
             raise ValueError(f"the chosen rule {data['chosen']!r} is not among the rules")
         return cls(data["recipe"], data["chosen"], matchers, dict(data.get("timings_s") or {}),
-                   list(data.get("notes") or []), dict(data.get("meta") or {}))
+                   list(data.get("notes") or []), dict(data.get("meta") or {}), data.get("test_size"))
 
 
 def _score(data: dict | None) -> MatchScore | None:

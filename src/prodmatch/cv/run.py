@@ -201,7 +201,7 @@ def cv_summary(result: CVResult, extra_meta: dict | None = None) -> CVSummary:
     matchers = [MatcherSummary(m.kind, m.label, m.score, m.nested, m.policy, m.rows, m.figures(),
                                m.facts(result.recipe), m.importances) for m in result.matchers]
     return CVSummary(result.recipe.name, result.chosen.kind, matchers, dict(result.timings), list(result.notes),
-                     {**result.meta, **(extra_meta or {})})
+                     {**result.meta, **(extra_meta or {})}, result.test_size)
 
 
 def save_cv(result: CVResult, out_dir: str | Path, extra_meta: dict | None = None, tuned_on: dict | None = None

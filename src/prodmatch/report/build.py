@@ -23,7 +23,7 @@ from prodmatch.report.analysis import (
 )
 from prodmatch.report.browser import make_readable
 from prodmatch.report.images import DEFAULT_THUMB_SIZE, ImageCache
-from prodmatch.report.plots import group_size_plot, threshold_curve
+from prodmatch.report.plots import group_size_plot, pool_size_plot, threshold_curve
 from prodmatch.report.render import ReportContext, render_html
 
 DEFAULT_EXAMPLES = 10
@@ -83,11 +83,23 @@ def build_context(cv_dir: str | Path, data_dir: str | Path | None = None, n_exam
         galleries=build_galleries(outcome, cv.folds, n_examples, max_others),
         curve_plots=curve_plots,
         size_plot=group_size_plot(by_size),
+        pool_plot=_pool_plot(cv.summary),
         images=images,
         data_dir=data.root.resolve(),
         generated=datetime.now(),
         warnings=warnings,
     )
+
+
+def _pool_plot(summary) -> str | None:
+    """The rules' F1 against pool size with their forecasts, when the CV measured more than one size."""
+    curves = []
+    for matcher in summary.matchers:
+        forecast = summary.forecast(matcher.kind)
+        if forecast is not None and len(forecast.sizes) > 1:
+            expected = None if summary.test_size is None else forecast.at(summary.test_size)
+            curves.append((matcher.label, forecast.sizes, forecast.f1, expected))
+    return pool_size_plot(curves, summary.test_size) if curves else None
 
 
 def build_report(cv_dir: str | Path, out: str | Path, data_dir: str | Path | None = None,

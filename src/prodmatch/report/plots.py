@@ -106,6 +106,42 @@ def group_size_plot(frame: pd.DataFrame) -> str:
         return _svg_uri(figure)
 
 
+RULE_COLORS = ("#b03a7a", "#1f5fbf", "#2e9d5b", "#d9822b")
+
+
+def pool_size_plot(curves: list[tuple[str, list[float], list[float], object]], test_size: int | None) -> str:
+    """Each rule's F1 on pools of growing size (solid, measured) and, dashed, to its forecast for ``test_size``
+    postings with the forecast's range as an error bar. ``curves``: (label, sizes, f1, ExpectedF1 or None)."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        figure = _figure(5.6, 3.1)
+        ax = figure.add_subplot()
+        for (label, sizes, f1, expected), color in zip(curves, RULE_COLORS):
+            ax.plot(sizes, f1, "o-", color=color, ms=4, lw=1.4, label=label)
+            if expected is not None and expected.extrapolated:
+                ax.plot([sizes[-1], expected.n_rows], [f1[-1], expected.f1], "--", color=color, lw=1.2)
+                ax.errorbar([expected.n_rows], [expected.f1], yerr=[[expected.f1 - expected.low],
+                                                                    [expected.high - expected.f1]],
+                            fmt="D", color=color, ms=5, capsize=3, lw=1)
+                ax.annotate(f"{expected.f1:.3f}", (expected.n_rows, expected.f1), xytext=(5, 0),
+                            textcoords="offset points", fontsize=7.5, color=color, va="center")
+        if test_size:
+            ax.axvline(test_size, color=COLORS["chosen"], lw=0.8, ls=":")
+            ax.annotate(f"test: {_short(test_size)} postings", (test_size, 1.0), xytext=(-4, -2),
+                        textcoords="offset points", ha="right", va="top", fontsize=7.5, color=COLORS["chosen"])
+        ax.set_xscale("log", base=2)
+        ticks = sorted({round(s) for _, sizes, _, _ in curves for s in sizes} | ({test_size} if test_size else set()))
+        ax.set_xticks(ticks, [_short(t) for t in ticks], fontsize=7.5)
+        ax.minorticks_off()
+        ax.set_xlabel("postings matched together (pool size, log scale)")
+        ax.set_ylabel("row-wise F1")
+        ax.set_ylim(min([0.5] + [e.low - 0.02 for _, _, _, e in curves if e is not None]), 1.0)
+        ax.set_title("F1 against pool size: measured, and forecast for the test", fontsize=10, loc="left")
+        ax.legend(loc="lower left", fontsize=8)
+        return _svg_uri(figure)
+
+
 def _short(n: int) -> str:
     if n >= 10_000:
         return f"{n / 1000:.0f}k"

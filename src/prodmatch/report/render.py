@@ -47,6 +47,7 @@ class ReportContext:
     galleries: list[Gallery]
     curve_plots: dict[str, str]  # source -> data URI
     size_plot: str
+    pool_plot: str | None  # F1 against pool size, with the forecast for the test
     images: ImageCache
     data_dir: Path
     generated: datetime
@@ -107,6 +108,11 @@ def _summary(ctx: ReportContext) -> str:
         ("", "Precision", f"{score.precision:.4f}"),
         ("", "Recall", f"{score.recall:.4f}"),
     ]
+    forecast = summary.forecast(summary.chosen)
+    expected = None if forecast is None or summary.test_size is None else forecast.at(summary.test_size)
+    if expected is not None:
+        spread = f" ({expected.low:.3f}-{expected.high:.3f})" if expected.extrapolated else ""
+        tiles.insert(1, ("main", f"Expected F1 at {summary.test_size:,} postings{spread}", f"{expected.f1:.3f}"))
     tiles_html = "".join(f'<div class="tile {cls}"><div class="label">{esc(label)}</div>'
                          f'<div class="value">{esc(value)}</div></div>' for cls, label, value in tiles)
     fold_sizes = meta.get("fold_sizes") or {}
@@ -227,8 +233,23 @@ def _rules(ctx: ReportContext, top: int = 20) -> str:
         blocks.append(f"<h3>{esc(matcher.label)}</h3>\n<dl class=\"facts\">{facts_html}</dl>")
         if matcher.importances:
             blocks.append(_importances(matcher.importances, top))
+    forecast = ""
+    if summary.test_size is not None:
+        expected = [(m.label, summary.forecast(m.kind)) for m in summary.matchers]
+        lines = [f"{esc(label)}: {esc(f.at(summary.test_size).value_text())}" for label, f in expected
+                 if f is not None and f.at(summary.test_size) is not None]
+        if lines:
+            forecast = (f'<p class="forecast">Expected F1 at {summary.test_size:,} test postings (forecast from the two '
+                        f"largest pools, its range between a constant loss per doubling and per posting): "
+                        f"{' &middot; '.join(lines)}.</p>")
+    plot = "" if ctx.pool_plot is None else (
+        f'<figure><img src="{ctx.pool_plot}" alt="F1 against pool size, with the forecast for the test" width="560" '
+        'height="310"><figcaption>Each rule tuned on pools of growing size built from the train rows (whole label '
+        "groups); dashed: its forecast for the test.</figcaption></figure>")
     return f"""<section id="rules">
 <h2>Decision rules</h2>
+{forecast}
+{plot}
 {''.join(blocks)}
 </section>"""
 
