@@ -1,11 +1,11 @@
 """The house rule: layers import one way only.
 
     errors -> base (fileio, compat, metrics, visual_metrics, device, progress) -> data -> models, search, demo
-      -> match -> recipes      -> artifacts -> embed -> cv, train -> pipeline -> kernel, report -> commands -> cli
+      -> match -> recipes      -> artifacts -> embed -> cv, train -> pipeline -> kernel, report -> dedup -> commands -> cli
 
 A module may import its own package and any lower layer, never a layer at its level or above. Training sits
 beside cv (neither imports the other) and never reaches pipeline or commands; inference (embed) never
-imports training. Every import statement counts, also those inside functions.
+imports training. The dedup wing (``prodmatch dedup``) sits above report, whose page helpers it reuses. Every import statement counts, also those inside functions.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ LAYERS = [
     {"cv", "train"},
     {"pipeline"},
     {"kernel", "report"},
+    {"dedup"},  # the dedup wing: reuses the flows' layers below and the report's page helpers
     {"commands"},
     {"cli"},
     {"__main__"},
