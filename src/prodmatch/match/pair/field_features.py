@@ -47,12 +47,14 @@ def is_code(token: str) -> bool:
 
 
 def code_tokens(text: str) -> list[str]:
-    """The model codes of a (cleaned) text: ``"sony ps-lx350h/b deck"`` -> ``["pslx350hb", "pslx350h"]``;
-    each run of letters and digits joined by ``-``, ``/`` or ``.`` counts joined and part by part."""
+    """The model codes of a (cleaned) text: ``"sony ps-lx350h/b deck"`` -> ``["pslx350h", "pslx350hb", "lx350h"]``;
+    a run of letters and digits joined by ``-``, ``/`` or ``.`` counts by its joined beginnings (a variant suffix
+    such as ``/b`` dropped or kept) and part by part."""
     found = []
     for run in _CODE_RUN.finditer(text.lower()):
         parts = _SEPARATOR.split(run.group(0))
-        for token in dict.fromkeys(["".join(parts), *parts]):
+        beginnings = ["".join(parts[: end + 1]) for end in range(len(parts))]
+        for token in dict.fromkeys([*beginnings, *parts]):
             if is_code(token):
                 found.append(token)
     return found

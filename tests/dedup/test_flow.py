@@ -1,0 +1,64 @@
+"""``prodmatch dedup`` end to end on a small synthetic catalogue: train with labels, apply the model to other
+products, score; outputs as documented."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from prodmatch.cli import main
+from tests.dedup.conftest import COLUMNS
+
+pytest.importorskip("lightgbm")
+
+
+@pytest.fixture(scope="module")
+def trained(catalogue, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "train"
+    code = main(["dedup", str(catalogue["train"]), *COLUMNS, "--labels", str(catalogue["train_pairs"]),
+                 "--out", str(out), "--format", "parquet"])
+    assert code == 0
+    return out
+
+
+def test_training_writes_pairs_clusters_report_and_model(trained, catalogue):
+    assert {p.name for p in trained.iterdir()} == {"pairs.csv", "pairs.parquet", "clusters.csv", "clusters.parquet",
+                                                   "dedup.json", "report.html", "model.json"}
+    table = pd.read_csv(catalogue["train"], dtype=str)
+    clusters = pd.read_csv(trained / "clusters.csv", dtype=str)
+    assert clusters["id"].tolist() == table["id"].tolist()
+    pairs = pd.read_csv(trained / "pairs.csv", dtype={"id_a": str, "id_b": str})
+    assert list(pairs.columns) == ["id_a", "id_b", "probability", "reasons"]
+    assert pairs["probability"].is_monotonic_decreasing and pairs["reasons"].str.contains(r"\(\+").all()
+    assert pd.read_parquet(trained / "pairs.parquet").equals(pd.read_csv(trained / "pairs.csv", dtype=pairs.dtypes.to_dict()))
+    # every kept pair sits in one cluster
+    cluster_of = dict(zip(clusters["id"], clusters["cluster_id"]))
+    assert all(cluster_of[a] == cluster_of[b] for a, b in zip(pairs["id_a"], pairs["id_b"]))
+    summary = json.loads((trained / "dedup.json").read_text())
+    assert summary["mode"] == "trained" and summary["score"]["pairwise"]["f1"] > 0.8
+    assert summary["tuning"]["nested"]["f1"] > 0.7
+    html = (trained / "report.html").read_text()
+    assert "Pairwise F1 (out of fold)" in html and "Row-wise F1" in html and "http" not in html.split("<body>")[1]
+
+
+def test_the_model_applies_to_other_products_and_scores(trained, catalogue, tmp_path, capsys):
+    out = tmp_path / "applied"
+    assert main(["dedup", str(catalogue["test"]), "--model", str(trained), "--out", str(out)]) == 0
+    assert "model.json" not in {p.name for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(["score", str(out), "--labels", str(catalogue["test_pairs"]), "--json", str(tmp_path / "s.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "pairwise F1" in printed
+    score = json.loads((tmp_path / "s.json").read_text())
+    assert score["pairwise"]["f1"] > 0.8 and score["row_f1"] > 0.8
+
+
+def test_clean_clean_matches_only_across_shops(catalogue, tmp_path):
+    out = tmp_path / "clean"
+    assert main(["dedup", str(catalogue["train"]), *COLUMNS, "--source", "shop", "--one-to-one", "--labels",
+                 str(catalogue["train_pairs"]), "--out", str(out)]) == 0
+    table = pd.read_csv(catalogue["train"], dtype=str).set_index("id")
+    pairs = pd.read_csv(out / "pairs.csv", dtype=str)
+    assert len(pairs) and (table.loc[pairs["id_a"], "shop"].to_numpy() != table.loc[pairs["id_b"], "shop"].to_numpy()).all()
+    assert not pd.concat([pairs["id_a"], pairs["id_b"]]).duplicated().any()  # one-to-one
+    assert json.loads((out / "model.json").read_text())["clean_clean"] is True
