@@ -122,3 +122,24 @@ def read_labels(path: str | Path, ids: np.ndarray) -> Labels:
     answered = pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b), "match": match})[~same]
     answered = answered.drop_duplicates(["a", "b"], keep="last").reset_index(drop=True)  # the latest answer counts
     return Labels(kind, path, answered=answered)
+
+
+ANSWER_COLUMNS = ("id_a", "id_b", "match")
+
+
+def append_answers(path: str | Path, answers: list[tuple[str, str, bool]]) -> None:
+    """Append judged pairs to an answers file (its header first when new), flushed to disk at once: an
+    interrupted labelling session keeps every answer given."""
+    import csv
+    import os
+
+    path = Path(path)
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(ANSWER_COLUMNS)
+        for id_a, id_b, match in answers:
+            writer.writerow([id_a, id_b, 1 if match else 0])
+        handle.flush()
+        os.fsync(handle.fileno())

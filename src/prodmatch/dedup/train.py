@@ -8,7 +8,8 @@ that fold (:func:`~prodmatch.cv.pair.candidates.oof_pair_model`), and the decisi
 out-of-fold probabilities (:mod:`prodmatch.dedup.decision`). The model kept is fit on every labelled pair with
 the mean early-stopped rounds.
 
-Answers (some pairs judged, from the labelling loop) train on the judged pairs that are candidates only.
+Answers (some pairs judged, from the labelling loop) train on the judged pairs that are candidates, with easy
+negatives beside them (:func:`easy_negatives`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ MODEL_FOLD_SALT = "dedup-model"
 MIN_MATCHING_PAIRS = 20  # fewer labelled matches cannot fill five model folds with positives
 ANSWER_ROUNDS = 100  # boosting rounds on judged pairs (too few to early-stop on a held-out part)
 ANSWER_PARAMS = {"min_data_in_leaf": 5, "num_leaves": 7, "learning_rate": 0.05}
+EASY_RANK = 5  # a pair outside both records' top 5 in every source is an easy negative
+EASY_NEGATIVES_PER_ANSWER = 5
 
 
 def require_lightgbm() -> None:
@@ -121,12 +124,31 @@ def answered_positions(table, answered: pd.DataFrame) -> tuple[np.ndarray, np.nd
     return np.concatenate(positions), np.concatenate(labels)
 
 
+def easy_negatives(found: PairCandidates, limit: int, seed: int = 0) -> np.ndarray:
+    """Up to ``limit`` positions of candidate pairs no source ranks among either record's best
+    :data:`EASY_RANK`: almost never a match (99.8% of them on the Abt-Buy train half), so they teach a model fit
+    on a few answers what a non-match looks like beyond the pairs a person judged."""
+    names = [n for n in found.features.names if n.endswith(".rank_ab") or n.endswith(".rank_ba")]
+    far = found.table.rows != found.table.cols
+    for name in names:
+        rank = found.features.column(name)
+        far &= ~(rank <= EASY_RANK)  # NaN (not proposed) counts as far
+    positions = np.flatnonzero(far)
+    if len(positions) > limit:
+        positions = np.sort(np.random.default_rng(seed).choice(positions, limit, replace=False))
+    return positions
+
+
 def fit_on_answers(found: PairCandidates, answered: pd.DataFrame, params: dict | None = None) -> PairModel:
-    """A pair model fit on the judged candidate pairs (both directions), a fixed number of rounds."""
+    """A pair model fit on the judged candidate pairs (both directions) and on easy negatives
+    (:func:`easy_negatives`, :data:`EASY_NEGATIVES_PER_ANSWER` per judged pair), a fixed number of rounds."""
     require_lightgbm()
     positions, labels = answered_positions(found.table, answered)
     if labels.all() or not labels.any():
         raise ArgumentError(f"the answers judge {len(labels) // 2} candidate pair(s), all "
                             f"{'matches' if labels.any() else 'non-matches'}; a model needs both: answer more pairs")
+    easy = np.setdiff1d(easy_negatives(found, EASY_NEGATIVES_PER_ANSWER * len(positions)), positions)
+    positions = np.concatenate([positions, easy])
+    labels = np.concatenate([labels, np.zeros(len(easy), dtype=bool)])
     return fit_pair_model_rounds(found.features.take(positions), labels, ANSWER_ROUNDS,
                                  {**ANSWER_PARAMS, **(params or {})})
