@@ -23,7 +23,7 @@ def trained(catalogue, tmp_path_factory):
 
 def test_training_writes_pairs_clusters_report_and_model(trained, catalogue):
     assert {p.name for p in trained.iterdir()} == {"pairs.csv", "pairs.parquet", "clusters.csv", "clusters.parquet",
-                                                   "dedup.json", "report.html", "model.json"}
+                                                   "dedup.json", "report.html", "model.json", "catalogue.parquet"}
     table = pd.read_csv(catalogue["train"], dtype=str)
     clusters = pd.read_csv(trained / "clusters.csv", dtype=str)
     assert clusters["id"].tolist() == table["id"].tolist()
@@ -44,7 +44,7 @@ def test_training_writes_pairs_clusters_report_and_model(trained, catalogue):
 def test_the_model_applies_to_other_products_and_scores(trained, catalogue, tmp_path, capsys):
     out = tmp_path / "applied"
     assert main(["dedup", str(catalogue["test"]), "--model", str(trained), "--out", str(out)]) == 0
-    assert "model.json" not in {p.name for p in out.iterdir()}
+    assert (out / "model.json").read_text() == (trained / "model.json").read_text()
     capsys.readouterr()
     assert main(["score", str(out), "--labels", str(catalogue["test_pairs"]), "--json", str(tmp_path / "s.json")]) == 0
     printed = capsys.readouterr().out
@@ -62,3 +62,46 @@ def test_clean_clean_matches_only_across_shops(catalogue, tmp_path):
     assert len(pairs) and (table.loc[pairs["id_a"], "shop"].to_numpy() != table.loc[pairs["id_b"], "shop"].to_numpy()).all()
     assert not pd.concat([pairs["id_a"], pairs["id_b"]]).duplicated().any()  # one-to-one
     assert json.loads((out / "model.json").read_text())["clean_clean"] is True
+
+
+def test_add_matches_new_records_against_the_kept_catalogue(trained, catalogue, tmp_path, capsys):
+    test = pd.read_csv(catalogue["test"], dtype=str, keep_default_na=False)
+    new_rows = test["id"].str.endswith("x1")  # the second listing of each product arrives later
+    test[~new_rows].to_csv(tmp_path / "old.csv", index=False)
+    test[new_rows].to_csv(tmp_path / "new.csv", index=False)
+    assert main(["dedup", str(tmp_path / "old.csv"), "--model", str(trained), "--out", str(tmp_path / "cat")]) == 0
+    assert main(["dedup", "add", str(tmp_path / "new.csv"), "--model", str(tmp_path / "cat"), "--out",
+                 str(tmp_path / "cat2")]) == 0
+    clusters = pd.read_csv(tmp_path / "cat2" / "clusters.csv", dtype=str)
+    assert sorted(clusters["id"]) == sorted(test["id"])
+    summary = json.loads((tmp_path / "cat2" / "dedup.json").read_text())
+    assert summary["mode"] == "added" and summary["details"]["new_pairs"] > 0
+    old_pairs = pd.read_csv(tmp_path / "cat" / "pairs.csv", dtype=str)
+    new_pairs = pd.read_csv(tmp_path / "cat2" / "pairs.csv", dtype=str)
+    kept = set(zip(old_pairs["id_a"], old_pairs["id_b"])) & set(zip(new_pairs["id_a"], new_pairs["id_b"]))
+    assert len(kept) == summary["details"]["kept_pairs"] >= len(old_pairs) // 2
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "cat2"), "--labels", str(catalogue["test_pairs"])]) == 0
+    assert float(capsys.readouterr().out.split("pairwise F1 ")[1].split()[0]) > 0.8
+    # the same records again: their ids are in the catalogue now
+    assert main(["dedup", "add", str(tmp_path / "new.csv"), "--model", str(tmp_path / "cat2"), "--out",
+                 str(tmp_path / "cat3")]) == 2
+    assert "already in the catalogue" in capsys.readouterr().err
+
+
+def test_an_output_that_collapsed_is_a_warning_not_silence(trained, tmp_path, capsys):
+    words = ["".join(chr(97 + (i * 7 + j * 3) % 26) for j in range(6)) for i in range(40)]
+    pd.DataFrame({"id": [f"z{i}" for i in range(40)], "name": words, "description": "", "maker": "",
+                  "price": ""}).to_csv(tmp_path / "other.csv", index=False)
+    assert main(["dedup", str(tmp_path / "other.csv"), "--model", str(trained), "--out", str(tmp_path / "o")]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: the output collapsed" in printed
+    assert "collapsed" in json.loads((tmp_path / "o" / "dedup.json").read_text())["warnings"][0]
+
+
+def test_a_much_larger_table_is_warned_about():
+    from prodmatch.dedup.apply import size_warning
+
+    assert size_warning(1000, 3000) is None
+    assert "tuned on a table of 1,000" in size_warning(1000, 5000)
+    assert size_warning(0, 5000) is None

@@ -95,15 +95,21 @@ def greedy_one_to_one(edges: Edges) -> np.ndarray:
     return np.sort(np.asarray(taken, dtype=np.int64))
 
 
+def rule_positions(edges: Edges, clustering: str) -> np.ndarray:
+    """Positions of the edges a rule may keep, before the threshold."""
+    if clustering == COMPONENTS:
+        return np.arange(len(edges))
+    if clustering == BEST_EDGE:
+        return best_edges(edges)
+    if clustering == ONE_TO_ONE:
+        return greedy_one_to_one(edges)
+    raise ValueError(f"unknown clustering {clustering!r}; choose from {CLUSTERINGS}")
+
+
 def rule_edges(edges: Edges, clustering: str) -> Edges:
     """The edges a rule may keep, before the threshold."""
-    if clustering == COMPONENTS:
-        return edges
-    if clustering == BEST_EDGE:
-        return edges.select(best_edges(edges))
-    if clustering == ONE_TO_ONE:
-        return edges.select(greedy_one_to_one(edges))
-    raise ValueError(f"unknown clustering {clustering!r}; choose from {CLUSTERINGS}")
+    positions = rule_positions(edges, clustering)
+    return edges if clustering == COMPONENTS else edges.select(positions)
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

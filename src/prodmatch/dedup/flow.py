@@ -4,7 +4,8 @@ Three modes (:data:`~prodmatch.dedup.vocab.MODES`), by what the run is given:
 
 - ``--labels FILE`` (trained): the pair model and its decision trained on this table out of fold
   (:mod:`prodmatch.dedup.train`); the outputs are the out-of-fold decision, so the scores in the report are
-  honest, and the model is kept in ``DIR/model.json``. Answers (some judged pairs) train the model on those
+  honest, and the model is kept in ``DIR/model.json`` (an applied run keeps a copy, so that either can be
+  extended with ``prodmatch dedup add``, :mod:`prodmatch.dedup.incremental`). Answers (some judged pairs) train the model on those
   pairs and keep the fixed decision :data:`ANSWERS_DECISION`.
 - ``--model DIR`` (applied): a saved model and decision applied to this table (:mod:`prodmatch.dedup.apply`).
 - neither (zero-label): the pretrained encoder and TF-IDF with a fixed conservative decision
@@ -40,6 +41,7 @@ from prodmatch.dedup.outputs import (
     check_out_dir,
     clusters_frame,
     pairs_frame,
+    write_catalogue,
     write_summary,
     write_table,
 )
@@ -292,10 +294,11 @@ def write_results(out: Path, table: DedupTable, labels: Labels | None, matching:
     clusters = clusters_frame(ids, matching.clustered.clusters)
     html = render_report(summary, table, pairs, matching.clustered, matching.edges,
                          None if labels is None else labels.clusters, matching.score_name)
-    with atomic_dir(out, overwrite=True if overwrite or not any(out.glob("*")) else False) as folder:
+    with atomic_dir(out, overwrite=True) as folder:  # check_out_dir refused a non-empty one before the work
         write_table(folder, PAIRS, pairs, formats)
         write_table(folder, CLUSTERS, clusters, formats)
         write_summary(folder, summary)
+        write_catalogue(folder, table.frame)
         (folder / REPORT_FILE).write_text(html, encoding="utf-8")
-        if matching.saved is not None and matching.mode == TRAINED:
+        if matching.saved is not None:  # applied runs keep it too: `dedup add` extends any run with a model
             write_model(folder, matching.saved)

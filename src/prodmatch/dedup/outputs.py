@@ -7,7 +7,9 @@
     pairs.parquet, clusters.parquet   the same tables, when asked for (--format parquet)
     dedup.json     what ran: mode, table, columns, sources and notes, the decision, scores, warnings
     report.html    the report (prodmatch.dedup.report)
-    model.json     the trained model, when the run trained one (prodmatch.dedup.saved)
+    catalogue.parquet   the records the clusters are over (the used columns, as read), so that
+                   `prodmatch dedup add` can match new records against them
+    model.json     the model the run trained or applied (prodmatch.dedup.saved); none in zero-label mode
 
 The folder is built in a hidden temporary folder and swapped in whole (prodmatch.fileio.atomic_dir); its path is
 checked before any work (:func:`check_out_dir`).
@@ -31,6 +33,7 @@ from prodmatch.fileio import atomic_path, check_output_file, write_json
 PAIRS = "pairs"
 CLUSTERS = "clusters"
 SUMMARY_FILE = "dedup.json"
+CATALOGUE_FILE = "catalogue.parquet"
 REPORT_FILE = "report.html"
 PAIR_COLUMNS = ("id_a", "id_b")
 CLUSTER_COLUMNS = ("id", "cluster_id")
@@ -143,4 +146,20 @@ def result_clusters(path: str | Path) -> Path:
     if not path.is_file():
         raise MissingInputError(f"{path} not found: give a `prodmatch dedup` --out folder or a clusters file "
                                 "(id,cluster_id)")
+    return path
+
+
+def write_catalogue(folder: Path, frame: pd.DataFrame) -> Path:
+    """The records a result is over, every cell a string (Parquet keeps text with line breaks as it is)."""
+    path = folder / CATALOGUE_FILE
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False, engine="pyarrow")
+    return path
+
+
+def catalogue_path(folder: str | Path) -> Path:
+    path = Path(folder) / CATALOGUE_FILE
+    if not path.is_file():
+        raise MissingInputError(f"{path} not found: give the --out folder of a `prodmatch dedup` run that trained or "
+                                "applied a model")
     return path

@@ -13,11 +13,13 @@ OUTPUT_FORMATS = (CSV, PARQUET)
 # input tables, by file suffix
 TABLE_SUFFIXES = {".csv": CSV, ".parquet": PARQUET, ".pq": PARQUET}
 
-# how a run decided: a pair model trained on labels, a saved one applied, or no labels at all
+# how a run decided: a pair model trained on labels, a saved one applied, no labels at all, or new records
+# matched against a kept catalogue
 TRAINED = "trained"
 APPLIED = "applied"
 ZERO_LABEL = "zero-label"
-MODES = (TRAINED, APPLIED, ZERO_LABEL)
+ADDED = "added"
+MODES = (TRAINED, APPLIED, ZERO_LABEL, ADDED)
 
 # how matched pairs become clusters (prodmatch.dedup.clustering)
 COMPONENTS = "components"  # connected components of every pair above the threshold
