@@ -105,3 +105,17 @@ def test_a_much_larger_table_is_warned_about():
     assert size_warning(1000, 3000) is None
     assert "tuned on a table of 1,000" in size_warning(1000, 5000)
     assert size_warning(0, 5000) is None
+
+
+def test_the_reports_are_self_contained_with_the_sections_of_their_mode(trained, catalogue, tmp_path):
+    from tests.report.htmlcheck import parse
+
+    page = parse((trained / "report.html").read_text())
+    assert {"summary", "scores", "tuning", "sizes", "features", "examples"} <= set(page.ids)
+    assert all(link.startswith("#") for link in page.links) and not page.images
+    text = " ".join(page.text)
+    assert "Wrong matches" in text and "Missed pairs" in text and "one-to-one" in text
+    out = tmp_path / "applied"
+    assert main(["dedup", str(catalogue["test"]), "--model", str(trained), "--out", str(out)]) == 0
+    text = " ".join(parse((out / "report.html").read_text()).text)
+    assert "Least sure matches" in text and "prodmatch score" in text

@@ -70,3 +70,17 @@ def test_the_command_reads_answers_from_stdin(catalogue, tmp_path, monkeypatch, 
     assert main(["dedup", "label", str(catalogue["train"]), "--id", "id", "--title", "name", "--answers", str(answers),
                  "--batch", "5"]) == 0
     assert len(pd.read_csv(answers)) == 2 and "same product?" in capsys.readouterr().out
+
+
+def test_zero_label_mode_matches_mutual_best_pairs_with_a_score(catalogue, tmp_path, capsys):
+    out = tmp_path / "zero"
+    assert main(["dedup", str(catalogue["test"]), "--id", "id", "--title", "name", "--out", str(out)]) == 0
+    pairs = pd.read_csv(out / "pairs.csv", dtype={"id_a": str, "id_b": str})
+    assert list(pairs.columns) == ["id_a", "id_b", "score", "reasons"]
+    assert (pairs["score"] >= 0.5).all() and not pd.concat([pairs["id_a"], pairs["id_b"]]).duplicated().any()
+    assert pairs["reasons"].str.contains("minilm=").all()
+    assert json.loads((out / "dedup.json").read_text())["mode"] == "zero-label"
+    assert not (out / "model.json").exists()
+    capsys.readouterr()
+    assert main(["score", str(out), "--labels", str(catalogue["test_pairs"])]) == 0
+    assert float(capsys.readouterr().out.split("(precision ")[1].split(",")[0]) > 0.8  # conservative: precise
