@@ -68,3 +68,14 @@ def test_edges_refuse_bad_arrays():
         Edges(np.array([0]), np.array([1]), np.array([0.5]), 2)
     with pytest.raises(ValueError, match="a < b"):
         edges([(1, 0, 0.5)], 2)
+
+
+def test_large_clusters_lose_their_weakest_pairs_until_they_fit():
+    from prodmatch.dedup.clustering import split_large
+
+    whole = cluster(CHAIN, 0.5, "components")  # 0-1-2-3 in one cluster
+    assert split_large(whole, 4)[0].clusters.tolist() == whole.clusters.tolist()
+    two, stays = split_large(whole, 2)  # drop 0-2 (0.55) and 1-2 (0.6): {0, 1}, {2, 3}
+    assert two.clusters.tolist() == [0, 0, 1, 1, 2] and stays.tolist() == [True, False, False, True]
+    assert list(zip(two.kept.a.tolist(), two.kept.b.tolist())) == [(0, 1), (2, 3)]
+    assert split_large(whole, 1)[0].clusters.tolist() == [0, 1, 2, 3, 4]

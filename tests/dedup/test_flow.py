@@ -119,3 +119,14 @@ def test_the_reports_are_self_contained_with_the_sections_of_their_mode(trained,
     assert main(["dedup", str(catalogue["test"]), "--model", str(trained), "--out", str(out)]) == 0
     text = " ".join(parse((out / "report.html").read_text()).text)
     assert "Least sure matches" in text and "prodmatch score" in text
+
+
+def test_max_cluster_size_splits_clusters_only_when_asked(trained, catalogue, tmp_path):
+    out = tmp_path / "capped"
+    assert main(["dedup", str(catalogue["test"]), "--model", str(trained), "--out", str(out), "--max-cluster-size",
+                 "2"]) == 0
+    clusters = pd.read_csv(out / "clusters.csv", dtype=str)
+    assert clusters["cluster_id"].value_counts().max() <= 2
+    pairs = pd.read_csv(out / "pairs.csv", dtype=str)
+    assert not pd.concat([pairs["id_a"], pairs["id_b"]]).duplicated().any()
+    assert json.loads((out / "dedup.json").read_text())["details"]["max_cluster_size"]["max"] == 2

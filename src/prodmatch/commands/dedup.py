@@ -41,11 +41,13 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="formats", action="append", choices=OUTPUT_FORMATS, default=[],
                         help="also write the pairs and clusters in this format (csv always)")
     parser.add_argument("--reasons", type=int, default=3, help="top reasons per matched pair (default 3; 0: none)")
+    parser.add_argument("--max-cluster-size", type=int, metavar="N",
+                        help="split clusters larger than N records at their weakest pairs (default: no cap)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from prodmatch.dedup.sources import ENCODERS
+    from prodmatch.dedup.vocab import ENCODERS
 
     parser.add_argument("table", help="the table to deduplicate (.csv or .parquet)")
     add_column_options(parser, required=False)
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = DedupOptions(args.table, args.out, columns_of(args), args.labels, args.model, tuple(args.formats),
                            args.recipe, args.encoder, args.one_to_one, args.images_dir, args.overwrite, args.reasons,
-                           progress=True)
+                           progress=True, max_cluster_size=args.max_cluster_size)
     result = run_dedup(options, log=lambda line: print(line, flush=True))
     for line in result.warnings:
         print(f"warning: {line}")

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from prodmatch.dedup.incremental import AddOptions, add_records
 
     result = add_records(AddOptions(args.table, args.model, args.out, tuple(args.formats), args.overwrite,
-                                    args.reasons), log=lambda line: print(line, flush=True))
+                                    args.reasons, args.max_cluster_size), log=lambda line: print(line, flush=True))
     for line in result.warnings:
         print(f"warning: {line}")
     print(result.summary())

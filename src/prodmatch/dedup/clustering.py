@@ -155,3 +155,29 @@ def mutual_best(edges: Edges) -> Edges:
         first = np.r_[True, ends[order][1:] != ends[order][:-1]]
         np.add.at(counts, positions[order][first], 1)
     return edges.select(counts == 2)
+
+
+def split_large(clustered: Clustered, max_size: int) -> tuple[Clustered, np.ndarray]:
+    """Clusters of at most ``max_size`` records (``--max-cluster-size``): a larger one loses its weakest pairs
+    -- the lowest threshold inside it at which every part fits -- and each part that still does not fit is split
+    the same way. Returns the clusters and which of the kept pairs stay (bool per pair)."""
+    if max_size < 1:
+        raise ValueError(f"a cluster holds at least one record, got max size {max_size}")
+    kept = clustered.kept
+    keep = np.ones(len(kept), dtype=bool)
+    clusters = clustered.clusters
+    while True:
+        sizes = np.bincount(clusters)
+        large = np.flatnonzero(sizes > max_size)
+        if len(large) == 0:
+            break
+        for label in large:
+            inside = np.flatnonzero(keep & (clusters[kept.a] == label))
+            for level in np.unique(kept.score[inside]):
+                above = inside[kept.score[inside] > level]
+                parts = components(kept.n, kept.a[above], kept.b[above])
+                if np.bincount(parts[np.unique(np.r_[kept.a[inside], kept.b[inside]])]).max() <= max_size:
+                    break
+            keep[inside[kept.score[inside] <= level]] = False
+        clusters = components(kept.n, kept.a[keep], kept.b[keep])
+    return Clustered(clusters, kept.select(keep)), keep

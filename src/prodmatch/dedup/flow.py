@@ -27,7 +27,7 @@ import numpy as np
 
 from prodmatch.data.validation import DataWarning
 from prodmatch.dedup.apply import apply_decision, columns_for_model, predict_edges, size_warning
-from prodmatch.dedup.clustering import Clustered, Edges, cluster, table_positions
+from prodmatch.dedup.clustering import Clustered, Edges, cluster, split_large, table_positions
 from prodmatch.dedup.decision import Decision, DecisionWarning, TunedDecision, collapse_warning
 from prodmatch.dedup.encoder import title_embeddings
 from prodmatch.dedup.images import table_phashes
@@ -77,6 +77,7 @@ class DedupOptions:
     overwrite: bool = False
     reasons: int = 3
     progress: bool = False
+    max_cluster_size: int | None = None  # no cap unless asked (clustering.split_large)
 
 
 @dataclass
@@ -211,6 +212,8 @@ def _check_mode(options: DedupOptions) -> None:
         raise ArgumentError("give --labels (train a model) or --model (apply one), not both")
     if options.model is None and options.columns is None:
         raise ArgumentError("name the table's columns: --id COL --title COL (or apply a model with --model DIR)")
+    if options.max_cluster_size is not None and options.max_cluster_size < 1:
+        raise ArgumentError(f"--max-cluster-size must be at least 1, got {options.max_cluster_size}")
     if options.model is not None and (options.one_to_one or options.recipe or options.encoder != "none"):
         raise ArgumentError("--one-to-one, --recipe and --encoder are fixed by the model; leave them out with --model")
 
@@ -242,6 +245,11 @@ def run_dedup(options: DedupOptions, log: Callable[[str], None] = lambda line: N
             matching = match_applied(table, features, saved, options)
         else:
             matching = match_zero_label(table, features, chosen, options)
+        if options.max_cluster_size is not None:
+            matching.clustered, stays = split_large(matching.clustered, options.max_cluster_size)
+            matching.reasons = [r for r, keep in zip(matching.reasons, stays) if keep]
+            matching.details["max_cluster_size"] = {"max": options.max_cluster_size,
+                                                    "pairs_dropped": int((~stays).sum())}
         score = None
         if labels is not None and labels.complete:
             score = dedup_score(matching.clustered.clusters, labels.clusters)

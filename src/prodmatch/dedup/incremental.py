@@ -30,7 +30,7 @@ import pandas as pd
 
 from prodmatch.data.validation import DataValidationError
 from prodmatch.dedup.apply import predict_edges
-from prodmatch.dedup.clustering import Clustered, Edges, components, rule_positions
+from prodmatch.dedup.clustering import Clustered, Edges, components, rule_positions, split_large
 from prodmatch.dedup.decision import DecisionWarning, collapse_warning
 from prodmatch.dedup.encoder import title_embeddings
 from prodmatch.dedup.flow import DedupResult, Matching, OUR_WARNINGS, build_summary, kept_reasons, write_results
@@ -54,6 +54,7 @@ class AddOptions:
     formats: tuple[str, ...] = (CSV,)
     overwrite: bool = False
     reasons: int = 3
+    max_cluster_size: int | None = None
 
 
 def related_rows(features: Features, sources: list, new: np.ndarray) -> np.ndarray:
@@ -149,11 +150,15 @@ def add_records(options: AddOptions, log: Callable[[str], None] = lambda line: N
         kept = Edges(np.concatenate([old.a, kept_new.a]), np.concatenate([old.b, kept_new.b]),
                      np.concatenate([old.score, kept_new.score]), len(table))
         clustered = Clustered(components(len(table), kept.a, kept.b), kept)
+        reasons = [*old_reasons, *new_reasons]
+        if options.max_cluster_size is not None:
+            clustered, stays = split_large(clustered, options.max_cluster_size)
+            reasons = [r for r, keep in zip(reasons, stays) if keep]
         message = collapse_warning(clustered.clusters[is_new], saved.tuned_on.get("singleton_share"))
         if message:
             warnings.warn(message.replace("the records", "the new records"), DecisionWarning, stacklevel=2)
     warning_lines = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, OUR_WARNINGS)))
-    matching = Matching(ADDED, clustered, "probability", [*old_reasons, *new_reasons], saved.decision.as_dict(),
+    matching = Matching(ADDED, clustered, "probability", reasons, saved.decision.as_dict(),
                         saved.decision.describe(), edges, saved=saved,
                         details={"new_records": int(is_new.sum()), "searched_together": int(len(pool)),
                                  "new_pairs": len(kept_new), "kept_pairs": len(old)})

@@ -19,6 +19,7 @@ import numpy as np
 
 from prodmatch.data.validation import DataWarning
 from prodmatch.dedup.table import DedupTable
+from prodmatch.dedup.vocab import ENCODERS
 from prodmatch.errors import ArgumentError
 from prodmatch.recipes import Recipe, load_recipe, recipe_from_dict
 
@@ -28,7 +29,6 @@ PHASH_SOURCE = {"type": "phash", "name": "phash", "max_distance": 16, "k": 50}
 ENCODER_EMBEDDING = "minilm"  # the one embedding a dedup recipe may read: the pretrained MiniLM over titles
 ENCODER_SOURCE = {"type": "embedding", "name": "minilm", "embeddings": [ENCODER_EMBEDDING], "k": 50,
                   "min_score": 0.3}
-ENCODERS = ("none", "minilm")
 
 
 @dataclass

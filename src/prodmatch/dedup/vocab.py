@@ -32,3 +32,6 @@ PAIRS = "pairs"  # id_a, id_b: every matching pair (records in no pair match not
 CLUSTERS = "clusters"  # id, cluster_id for every record
 ANSWERS = "answers"  # id_a, id_b, match (1/0): some pairs judged (the labelling loop writes them)
 LABEL_KINDS = (PAIRS, CLUSTERS, ANSWERS)
+
+# pretrained text encoders a dedup recipe may add as a source (--encoder)
+ENCODERS = ("none", "minilm")
