@@ -27,7 +27,7 @@ import numpy as np
 
 from prodmatch.data.validation import DataWarning
 from prodmatch.dedup.apply import apply_decision, columns_for_model, predict_edges, size_warning
-from prodmatch.dedup.clustering import Clustered, Edges, cluster, split_large, table_positions
+from prodmatch.dedup.clustering import Clustered, Edges, cluster, edges_from_table, split_large, table_positions
 from prodmatch.dedup.decision import Decision, DecisionWarning, TunedDecision, collapse_warning
 from prodmatch.dedup.encoder import title_embeddings
 from prodmatch.dedup.images import table_phashes
@@ -49,7 +49,7 @@ from prodmatch.dedup.reasons import top_reasons
 from prodmatch.dedup.saved import SavedModel, read_model, write_model
 from prodmatch.dedup.sources import ENCODER_EMBEDDING, ChosenSources, choose_sources
 from prodmatch.dedup.table import Columns, DedupTable, read_table
-from prodmatch.dedup.train import Trained, allowed_clusterings, fit_on_answers, train_on_clusters
+from prodmatch.dedup.train import Trained, fit_on_answers, restrict, train_on_clusters
 from prodmatch.dedup.vocab import APPLIED, BEST_EDGE, CSV, ONE_TO_ONE, TRAINED, ZERO_LABEL
 from prodmatch.dedup.zero_label import ZERO_LABEL_SPEC, ZeroLabelRule, zero_label_decision, zero_label_reasons, \
     zero_label_scores
@@ -158,7 +158,8 @@ def match_trained(table: DedupTable, features, chosen: ChosenSources, labels: La
         found = pair_candidates(features, chosen.recipe.sources)
         model = fit_on_answers(found, labels.answered)
         clustering = ONE_TO_ONE if options.one_to_one else ANSWERS_DECISION.clustering
-        edges = _restrict(predict_probability(found.table, found.features, model), found, sources)
+        edges = restrict(edges_from_table(found.table, predict_probability(found.table, found.features, model)),
+                         sources)
         decision = Decision(ANSWERS_DECISION.threshold, clustering)
         trained = Trained(model, TunedDecision(decision, None, None, notes=[
             f"trained on {len(labels.answered)} judged pairs: the fixed decision {decision.describe()} (judged pairs "
@@ -174,13 +175,6 @@ def match_trained(table: DedupTable, features, chosen: ChosenSources, labels: La
                                                                     options.reasons),
                     decision.as_dict(), decision.describe(), trained.edges, trained.tuned, saved,
                     {"rounds": trained.rounds, "importances": trained.importances})
-
-
-def _restrict(probability, found, sources) -> Edges:
-    from prodmatch.dedup.clustering import edges_from_table
-
-    edges = edges_from_table(found.table, probability)
-    return edges if sources is None else edges.across(sources)
 
 
 def match_applied(table: DedupTable, features, saved: SavedModel, options: DedupOptions) -> Matching:
