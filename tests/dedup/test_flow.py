@@ -96,7 +96,7 @@ def test_an_output_that_collapsed_is_a_warning_not_silence(trained, tmp_path, ca
     assert main(["dedup", str(tmp_path / "other.csv"), "--model", str(trained), "--out", str(tmp_path / "o")]) == 0
     printed = capsys.readouterr().out
     assert "warning: the output collapsed" in printed
-    assert "collapsed" in json.loads((tmp_path / "o" / "dedup.json").read_text())["warnings"][0]
+    assert any("collapsed" in w for w in json.loads((tmp_path / "o" / "dedup.json").read_text())["warnings"])
 
 
 def test_a_much_larger_table_is_warned_about():
