@@ -1,14 +1,15 @@
 """The house rule: layers import one way only.
 
     errors -> base (fileio, compat, metrics, device, progress) -> data -> models, search, demo
-      -> match -> recipes -> artifacts -> embed -> visual -> cv, train -> pipeline -> kernel, report -> commands
-      -> cli
+      -> match -> recipes -> artifacts -> embed -> visual -> cv, train -> pipeline -> kernel, report -> dedup
+      -> commands -> cli
 
 A module may import its own package and any lower layer, never a layer at its level or above. Training sits
 beside cv (neither imports the other) and never reaches pipeline or commands; inference (embed) never
 imports training. The visual-search wing (visual) loads models through embed and is read by the visual
-training task (its folder layout, metrics and exact neighbours), so it sits between the two. Every import
-statement counts, also those inside functions.
+training task (its folder layout, metrics and exact neighbours), so it sits between the two. The dedup wing
+(``prodmatch dedup``) sits above report, whose page helpers it reuses. Every import statement counts, also
+those inside functions.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ LAYERS = [
     {"cv", "train"},
     {"pipeline"},
     {"kernel", "report"},
+    {"dedup"},  # the dedup wing: reuses the flows' layers below and the report's page helpers
     {"commands"},
     {"cli"},
     {"__main__"},

@@ -30,6 +30,8 @@ COMMANDS = {
     "report": "Render an HTML CV report with plots and error galleries.",
     "kernel": "Build and rehearse the offline Kaggle kernel.",
     "index": "Visual search: demo data, build an image index (sharded, resumable), search it, evaluate MAR@10.",
+    "dedup": "Deduplicate any product table (CSV/Parquet): pairs, clusters, a report; train, apply, label, add.",
+    "score": "Score a dedup result against labels: pairwise and cluster metrics beside the per-record F1.",
 }
 
 

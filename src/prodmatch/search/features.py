@@ -5,6 +5,11 @@ An embedding row is unusable when what it was computed from could not be read --
 posting whose image file is missing or broken holds the embedding of a grey placeholder, which would match
 every other placeholder. Sources over that embedding leave such rows out (:class:`EmbeddingSource`). The
 phash column is not affected: it comes from the CSV, computed by the data's publisher from the original image.
+
+A table beyond the Kaggle layout (``prodmatch dedup``) may carry more per-posting fields than a title:
+extra text fields (a description, a brand) and numbers (a price), in :class:`PostingFields`. The pair model
+reads them as their own pair features (:mod:`prodmatch.match.pair.field_features`); the Kaggle layout has
+none (``fields`` is None) and its pair features are exactly the title's.
 """
 
 from __future__ import annotations
@@ -18,12 +23,43 @@ from prodmatch.data.titles import clean_titles
 
 
 @dataclass
+class PostingFields:
+    """Per-posting fields beside the title: text fields (cleaned, "" = missing) and numbers (NaN = missing),
+    each keyed by its name (the prefix of its pair features)."""
+
+    texts: dict[str, list[str]] = field(default_factory=dict)
+    numbers: dict[str, np.ndarray] = field(default_factory=dict)  # name -> float64 per posting
+
+    def __post_init__(self) -> None:
+        for name, values in self.numbers.items():
+            if not isinstance(values, np.ndarray) or values.dtype != np.float64 or values.ndim != 1:
+                raise TypeError(f"number field {name!r} must be a 1-D float64 array")
+        if set(self.texts) & set(self.numbers):
+            raise ValueError(f"field names used twice: {sorted(set(self.texts) & set(self.numbers))}")
+
+    def check_length(self, n: int) -> None:
+        lengths = {name: len(v) for name, v in {**self.texts, **self.numbers}.items()}
+        wrong = {name: length for name, length in lengths.items() if length != n}
+        if wrong:
+            raise ValueError(f"fields {wrong} do not have one value per posting ({n})")
+
+    def subset(self, index: np.ndarray) -> "PostingFields":
+        return PostingFields({k: [v[i] for i in index] for k, v in self.texts.items()},
+                             {k: v[index] for k, v in self.numbers.items()})
+
+
+@dataclass
 class Features:
     posting_ids: np.ndarray
     titles: list[str]  # cleaned
     phashes: np.ndarray  # 16-hex strings
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n, d) float32, L2-normalised
     usable: dict[str, np.ndarray] = field(default_factory=dict)  # name -> bool per row; absent = every row usable
+    fields: PostingFields | None = None  # fields beside the title (None: the title alone, as in the Kaggle layout)
+
+    def __post_init__(self) -> None:
+        if self.fields is not None:
+            self.fields.check_length(len(self.posting_ids))
 
     def __len__(self) -> int:
         return len(self.posting_ids)
@@ -54,6 +90,7 @@ class Features:
             phashes=self.phashes[index],
             embeddings={k: v[index] for k, v in self.embeddings.items()},
             usable={k: v[index] for k, v in self.usable.items()},
+            fields=None if self.fields is None else self.fields.subset(index),
         )
 
     def embedding(self, name: str) -> np.ndarray:

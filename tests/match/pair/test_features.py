@@ -92,3 +92,17 @@ def test_embedding_sources_give_their_cosine_for_every_pair():
                                rtol=1e-5, atol=1e-6)
     unproposed = found.column("text.proposed") == 0
     assert unproposed.any() and np.isnan(found.column("text.rank_ab")[unproposed]).all()
+
+
+def test_fields_beside_the_title_come_last_and_the_title_alone_is_unchanged():
+    from prodmatch.search.features import PostingFields
+
+    table, plain, vectors = computed()
+    features = Features.from_frame(FRAME)
+    assert features.fields is None
+    sources = [TfidfSource(blend=None, min_score=0.5), PhashSource(max_distance=8)]
+    fields = PostingFields({"description": ["a", "b", "", "c", "d"]}, {"price": np.arange(5, dtype=np.float64)})
+    extended = pair_features(table, features.titles, sources, vectors, fields)
+    assert extended.names[: len(plain.names)] == plain.names
+    assert np.array_equal(extended.values[:, : len(plain.names)], plain.values, equal_nan=True)
+    assert extended.names[len(plain.names)].startswith("description.")

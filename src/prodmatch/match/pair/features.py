@@ -4,7 +4,8 @@ Per source (any kind: TF-IDF, phash, embeddings -- named by the source, never br
 the pair computed from its own vectors (also for pairs it did not propose), whether it proposed the pair,
 the pair's rank in both directions, the gap to each side's best and k-th candidate, and each side's density
 (candidates above two levels of the source's scale). Then the title features
-(:mod:`prodmatch.match.pair.title_features`).
+(:mod:`prodmatch.match.pair.title_features`), and the features of any fields beside the title
+(:mod:`prodmatch.match.pair.field_features`; none in the Kaggle layout).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from prodmatch.match.candidates import CandidateTable
+from prodmatch.match.pair.field_features import field_pair_features
 from prodmatch.match.pair.neighbourhood import density, ranks_within_rows, reverse_positions, value_at_rank
 from prodmatch.match.pair.title_features import title_pair_features
+from prodmatch.search.features import PostingFields
 
 KTH_RANK = 5  # the gap to a posting's 5th-best candidate says how crowded its neighbourhood is
 DENSITY_LEVELS = (0.4, 0.7)  # positions along a source's tuning grid where density is counted
@@ -94,11 +97,13 @@ def source_pair_features(table: CandidateTable, name: str, exact: np.ndarray, le
     return out
 
 
-def pair_features(table: CandidateTable, titles: list[str], sources: list, vectors: dict) -> PairFeatures:
+def pair_features(table: CandidateTable, titles: list[str], sources: list, vectors: dict,
+                  fields: PostingFields | None = None) -> PairFeatures:
     """Features of every pair in ``table`` (one set of postings, searched together).
 
     ``sources``: the recipe's source objects (``name``, ``scale``, ``score_pairs``); ``vectors``: what each
-    searched (``search_all_with_vectors``); ``titles``: the cleaned titles.
+    searched (``search_all_with_vectors``); ``titles``: the cleaned titles; ``fields``: the postings' fields
+    beside the title, if any (their features come last).
     """
     if table.n_query != table.n_index or len(titles) != table.n_query:
         raise ValueError("pair features need a square table over the postings whose titles are given")
@@ -108,4 +113,6 @@ def pair_features(table: CandidateTable, titles: list[str], sources: list, vecto
         exact = source.score_pairs(vectors[source.name], table.rows, table.cols).astype(np.float32, copy=False)
         columns.update(source_pair_features(table, source.name, exact, density_levels(source.scale), reverse))
     columns.update(title_pair_features(titles, table.rows, table.cols, reverse))
+    if fields is not None:
+        columns.update(field_pair_features(titles, fields, table.rows, table.cols, reverse))
     return PairFeatures.from_columns(columns)

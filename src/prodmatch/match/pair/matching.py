@@ -141,7 +141,7 @@ def pair_candidates(features: Features, sources: list) -> PairCandidates:
     neighbours, vectors, seconds = search_all_with_vectors(sources, features)
     started = time.perf_counter()
     table = with_reverse_pairs(CandidateTable.from_sources(neighbours))
-    found = pair_features(table, features.titles, sources, vectors)
+    found = pair_features(table, features.titles, sources, vectors, features.fields)
     return PairCandidates(table, found, {**seconds, "pair_features": time.perf_counter() - started})
 
 
