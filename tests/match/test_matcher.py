@@ -77,3 +77,20 @@ def test_matched_score_by_hand():
     score = matched.score(["g1", "g1", "g2", "g3"])
     assert score.f1 == pytest.approx((1 + 1 + 2 / 3 + 1) / 4)
     assert score.precision == pytest.approx((1 + 1 + 0.5 + 1) / 4) and score.recall == 1.0
+
+
+def test_a_collapsed_result_is_told_from_a_real_one():
+    n = 200
+    rows = np.arange(n)
+    alone = CandidateTable(rows, rows, {"tfidf": np.ones(n, np.float32)}, n, n)
+    matched = UnionMatcher(MatchPolicy({"tfidf": 0.5})).decide(alone)
+    assert matched.degenerate() == "100.0% of the 200 postings matched nothing but themselves"
+    pairs_rows = np.r_[rows, rows[::2], rows[1::2]]
+    pairs_cols = np.r_[rows, rows[1::2], rows[::2]]
+    order = np.lexsort((pairs_cols, pairs_rows))
+    paired = CandidateTable(pairs_rows[order], pairs_cols[order], {"tfidf": np.ones(2 * n, np.float32)}, n, n)
+    matched = UnionMatcher(MatchPolicy({"tfidf": 0.5})).decide(paired)
+    assert matched.degenerate() is None
+    assert matched.degenerate(cap=2) == "100.0% of the 200 postings reached the cap of 2 matches"
+    tiny = CandidateTable(rows[:5], rows[:5], {"tfidf": np.ones(5, np.float32)}, 5, 5)
+    assert UnionMatcher(MatchPolicy({"tfidf": 0.5})).decide(tiny).degenerate() is None  # too few to judge

@@ -204,3 +204,35 @@ def test_thresholds_record_what_they_were_tuned_on_and_warn_on_other_data(tiny_d
     submit(SubmitOptions(other, tmp_path / "other.csv", thresholds=tmp_path / "s.thresholds.json"),
            log=logged.append)
     assert any(line.startswith("warning:") and "tuned on another train set" in line for line in logged)
+
+
+def test_make_submission_prints_one_expected_f1_line(tiny_dir, tmp_path):
+    logged = []
+    result = submit(SubmitOptions(tiny_dir, tmp_path / "s.csv"), log=logged.append)
+    lines = [line for line in "\n".join(logged).splitlines() if line.startswith("expected F1 at ")]
+    assert len(lines) == 1 and lines[0].startswith("expected F1 at 9 postings: ")
+    assert result.expected is None or lines[0] == result.expected.text()
+
+
+def test_a_collapsed_result_is_warned_about_and_the_rule_as_tuned_is_tried(tmp_path):
+    """A threshold moved so far that every posting is left alone: a warning, then the unmoved rule."""
+    import numpy as np
+
+    from prodmatch.artifacts.thresholds import Thresholds, write_thresholds
+    from prodmatch.match.policy import MatchPolicy
+    from prodmatch.match.size_aware import SizeCurve
+    from tests.conftest import write_tiny_kaggle_dir
+
+    data = write_tiny_kaggle_dir(tmp_path / "data", n_groups=60)
+    train = DataDir.of(data).read_train()
+    train.drop(columns="label_group").to_csv(data / "test.csv", index=False)  # a test of ~180 rows with groups
+    recipe = load_recipe("text-phash")
+    tuned = MatchPolicy({"tfidf": 0.5, "phash": 1 - 6 / 64}, priority=recipe.priority, min2=False)
+    steep = SizeCurve([10.0, 20.0], [tuned, MatchPolicy({"tfidf": np.inf, "phash": np.inf}, priority=recipe.priority,
+                                                        min2=False)], ["tfidf", "phash"])
+    write_thresholds(tmp_path / "t.json", Thresholds.union_only(recipe, tuned, steep))
+    logged = []
+    result = submit(SubmitOptions(data, tmp_path / "s.csv", thresholds=tmp_path / "t.json"), log=logged.append)
+    assert any("of the" in line and "matched nothing but themselves" in line for line in logged)
+    assert any("matching with the rule as tuned instead" in line for line in logged)
+    assert sum(1 for n in result.match_counts if n > 1) > 0.5 * len(result.match_counts)

@@ -47,6 +47,21 @@ class Matched:
         """Matches per posting, itself included."""
         return np.bincount(self.table.rows[self.mask], minlength=self.table.n_query) + 1
 
+    def degenerate(self, cap: int | None = None) -> str | None:
+        """Why this result looks broken rather than matched -- almost every posting left alone, or most at the
+        cap -- or None. Tables under :data:`DEGENERATE_MIN_ROWS` postings are not judged (a few unrelated
+        postings may well all be alone)."""
+        counts = self.match_counts()
+        n = len(counts)
+        if n < DEGENERATE_MIN_ROWS:
+            return None
+        alone = float((counts == 1).mean())
+        if alone >= DEGENERATE_ALONE_SHARE:
+            return f"{alone:.1%} of the {n} postings matched nothing but themselves"
+        if cap is not None and float((counts >= cap).mean()) >= DEGENERATE_CAPPED_SHARE:
+            return f"{float((counts >= cap).mean()):.1%} of the {n} postings reached the cap of {cap} matches"
+        return None
+
     def score(self, labels) -> MatchScore:
         """Row-wise F1, precision and recall against true groups (``labels``: one group per posting)."""
         labels = np.asarray(labels)
@@ -69,6 +84,10 @@ class Matched:
         a, b = frame.index.get_level_values(0).to_numpy(), frame.index.get_level_values(1).to_numpy()
         return pd.DataFrame({"id_a": ids[a], "id_b": ids[b], "score": frame.to_numpy(dtype=np.float32)})
 
+
+DEGENERATE_MIN_ROWS = 100
+DEGENERATE_ALONE_SHARE = 0.98  # real catalogues hold duplicates: a result this lonely means a threshold moved too far
+DEGENERATE_CAPPED_SHARE = 0.5
 
 ScaleOf = Callable[[str], object]  # a column's name -> its scale (prodmatch.search.scales)
 

@@ -18,7 +18,7 @@ from prodmatch.data import DataDir
 from prodmatch.data.folds import DEFAULT_N_FOLDS
 from prodmatch.fileio import check_output_file, output_lock
 from prodmatch.match.forecast import ExpectedF1
-from prodmatch.match.matcher import Matcher
+from prodmatch.match.matcher import Matched, Matcher
 from prodmatch.pipeline.features import features_for_test
 from prodmatch.pipeline.thresholds import RunnableThresholds, load_runnable_thresholds, other_data
 from prodmatch.pipeline.tune import Log, TuneOptions, tune
@@ -87,6 +87,27 @@ def _tuned(options: SubmitOptions, n_test: int, log: Log) -> tuple[RunnableThres
     return RunnableThresholds(thresholds, tuned.inputs.recipe, tuned.inputs.runs, tuned.inputs.notes), saved
 
 
+def _safe_result(runnable: RunnableThresholds, matcher: Matcher, matched: Matched, features, options: SubmitOptions,
+                 log: Log) -> tuple[Matcher, Matched]:
+    """A result that collapsed (almost every posting alone, or most at the cap) is warned about; when the rule was
+    moved to the test size, the rule as tuned is tried instead and kept if it does not collapse."""
+    cap = runnable.recipe.cap
+    why = matched.degenerate(cap)
+    if why is None:
+        return matcher, matched
+    log(f"warning: {why}: the result looks degenerate")
+    if options.fixed_thresholds:
+        return matcher, matched
+    tuned, _ = runnable.matcher_for(len(features), options.matcher, fixed=True)
+    again = tuned.match(features, runnable.recipe.sources)
+    if again.degenerate(cap) is None:
+        log(f"warning: matching with the rule as tuned instead (not moved to the test size): "
+            f"{tuned.describe(runnable.recipe.scale_of)}")
+        return tuned, again
+    log("warning: the rule as tuned collapses too; the result is written as it is -- check the thresholds file")
+    return matcher, matched
+
+
 def submit(options: SubmitOptions, log: Log = print) -> SubmitResult:
     """test.csv -> a validated submission at ``options.out`` (one run at a time per output path)."""
     data = DataDir.of(options.data_dir)
@@ -123,6 +144,7 @@ def _submit(options: SubmitOptions, data: DataDir, log: Log) -> SubmitResult:
                                      options.allow_missing_images, options.progress, log)
     with timings.stage(MATCH_STAGE):
         matched = matcher.match(features, recipe.sources)
+        matcher, matched = _safe_result(runnable, matcher, matched, features, options, log)
         matches = matched.match_lists(features.posting_ids)
         timings.search_seconds = matched.seconds
     with timings.stage(WRITE_STAGE):
