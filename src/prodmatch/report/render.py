@@ -136,7 +136,7 @@ def _summary(ctx: ReportContext) -> str:
         ("Folds", f"{meta.get('n_folds', len(fold_sizes))} ({esc(meta.get('folds', ''))}): "
                   + " &middot; ".join(f"{int(v):,}" for v in fold_sizes.values())),
         ("Candidate pairs", f"{meta.get('n_candidate_pairs', len(ctx.cv.table)):,} (out of fold, self pairs included)"),
-        ("Policy", f"{thresholds}; {floor}; cap {policy.cap}"),
+        ("Policy (fold size)", f"{thresholds}; {floor}; cap {policy.cap}"),
         ("CV time", (f"{total:.1f}s" if total is not None else "?") + (f" ({esc(breakdown)})" if breakdown else "")),
         ("CV run", f"{ctx.cv.written:%Y-%m-%d %H:%M} ({esc(display_path(ctx.cv.path))})"),
         ("Report", f"{ctx.generated:%Y-%m-%d %H:%M}"),
@@ -226,8 +226,10 @@ def _rules(ctx: ReportContext, top: int = 20) -> str:
     summary = ctx.cv.summary
     blocks = []
     for matcher in summary.matchers:
-        verdict = ("matches: it won in CV" if matcher.kind == summary.chosen
-                   else f"not used: {summary.chosen_matcher.label} scored higher in CV")
+        basis = (f"the higher F1 forecast for {summary.test_size:,} test postings" if summary.test_size
+                 else "the higher CV F1")
+        verdict = (f"matches: {basis}" if matcher.kind == summary.chosen
+                   else f"not used: {summary.chosen_matcher.label} had {basis}")
         facts = [("Verdict", verdict), *matcher.facts]
         facts_html = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
         blocks.append(f"<h3>{esc(matcher.label)}</h3>\n<dl class=\"facts\">{facts_html}</dl>")
