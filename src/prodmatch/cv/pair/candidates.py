@@ -99,14 +99,16 @@ def oof_pair_model(candidates: PairCandidates, labels: np.ndarray, folds: np.nda
         raise ValueError(f"the out-of-fold pair model needs at least {MIN_FOLDS} folds, got {len(fold_ids)}")
     row_fold, col_fold = folds[table.rows], folds[table.cols]
     others = table.rows != table.cols
+    once = table.rows < table.cols  # each unordered pair once: its two directions share the label, features mirrored
     hit = pair_labels(table, labels)
     probability = np.ones(len(table), dtype=np.float32)
     rounds, models = [], []
     for fold in fold_ids:
         stop_fold = early_stopping_fold(fold, fold_ids)
         unseen = (fold, stop_fold)
-        fit = np.flatnonzero(others & ~np.isin(row_fold, unseen) & ~np.isin(col_fold, unseen))
-        stop = np.flatnonzero(others & (row_fold == stop_fold) & (col_fold != fold))
+        fit = np.flatnonzero(once & ~np.isin(row_fold, unseen) & ~np.isin(col_fold, unseen))
+        stop = np.flatnonzero(once & (np.isin(row_fold, stop_fold) | np.isin(col_fold, stop_fold))
+                              & (row_fold != fold) & (col_fold != fold))
         model = fit_pair_model(candidates.features.take(fit), hit[fit], candidates.features.take(stop), hit[stop],
                                params)
         held_out = np.flatnonzero(others & (row_fold == fold))
@@ -121,15 +123,16 @@ def oof_pair_model(candidates: PairCandidates, labels: np.ndarray, folds: np.nda
 
 def final_pair_model(candidates: PairCandidates, labels: np.ndarray, rounds: int, params: dict | None = None
                      ) -> PairModel:
-    """The model to ship: every fold's pairs, ``rounds`` boosting rounds."""
-    others = np.flatnonzero(candidates.table.rows != candidates.table.cols)
+    """The model to ship: every fold's pairs (each unordered pair once), ``rounds`` boosting rounds."""
+    others = np.flatnonzero(candidates.table.rows < candidates.table.cols)
     hit = pair_labels(candidates.table, labels)
     return fit_pair_model_rounds(candidates.features.take(others), hit[others], rounds, params)
 
 
 def mean_importances(models: list[PairModel]) -> dict[str, float]:
-    """Each feature's share of the gain, averaged over the fold models, highest first."""
+    """Each feature's share of the gain, averaged over the fold models that split at all, highest first."""
     shares = [m.importances() for m in models]
     names = list(shares[0])
+    shares = [s for s in shares if sum(s.values()) > 0] or shares  # a model with no split has no shares to give
     mean = {name: float(np.mean([s.get(name, 0.0) for s in shares])) for name in names}
     return dict(sorted(mean.items(), key=lambda item: -item[1]))
