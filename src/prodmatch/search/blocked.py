@@ -115,11 +115,18 @@ def _top_n(queries: sp.csr_matrix, index_t: sp.csr_matrix, top_n: int, n_threads
 
 
 def top_k_grouped(rows: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of each row's ``k`` best scores, in input order, for pairs grouped by row with each row's
-    columns ascending: ties go to the lower column, as :meth:`Neighbours.top_k` breaks them (lexsort is
-    stable, so the input order settles ties without a third key)."""
-    order = np.lexsort((-scores, rows))
-    keep = order[rank_within_rows(rows[order]) < k]
+    """Positions of each row's ``k`` best scores, in input order, for pairs grouped by row (each row's pairs
+    together) with each row's columns ascending; scores must be positive. Ties go to the lower column, as
+    :meth:`Neighbours.top_k` breaks them: one stable sort of an int64 key (the group, then the score's bits
+    reversed: a positive float32's bits grow with its value) keeps the input order among equal scores."""
+    if len(rows) == 0:
+        return np.empty(0, np.int64)
+    if scores.dtype != np.float32 or not (scores > 0).all():
+        raise ValueError("top_k_grouped needs positive float32 scores")
+    group = np.cumsum(np.r_[0, np.diff(rows) != 0]).astype(np.int64)
+    key = (group << 32) | (np.int64(0xFFFFFFFF) - scores.view(np.uint32).astype(np.int64))
+    order = np.argsort(key, kind="stable")
+    keep = order[rank_within_rows(group[order]) < k]
     keep.sort()
     return keep
 
