@@ -73,7 +73,8 @@ def run_single(rows: int, args) -> dict:
     from prodmatch.demo.scaled import scaled_postings
     from prodmatch.recipes import load_recipe
     from prodmatch.search.blending import blend_vectors
-    from prodmatch.search.blocking import BlockingConfig
+    from prodmatch.search.blocked import candidate_pairs
+    from prodmatch.search.blocking import BlockingConfig, BlockingIndex
     from prodmatch.search.features import Features
     from prodmatch.search.tfidf import tfidf_matrix
 
@@ -125,6 +126,12 @@ def run_single(rows: int, args) -> dict:
     out["recall_sampled"], exact_seconds = sampled_recall(matrix, first, sample, source, labels)
     out["recall_sampled_blended"], _ = sampled_recall(blended, final, sample, source, labels)
     out["exact_search_s_extrapolated"] = round(exact_seconds * rows / len(sample), 1)
+    # the work per query row, machine-independent (the timings are not on a shared machine)
+    index = BlockingIndex.build(matrix, source.blocking)
+    out["list_entries_read_per_row"] = round(index.visits(sample) / len(sample))
+    out["candidates_scored_per_row"] = round(len(candidate_pairs(index, sample)[0]) / len(sample))
+    out["index_mb"] = round(index.nbytes / 2**20)
+    del index
     if rows <= args.exact_max_rows:
         started = time.perf_counter()
         exact_final = exact_source.search(features)
@@ -156,7 +163,8 @@ def growth(results: list[dict]) -> list[dict]:
         steps.append({"rows": f"{small['rows']}->{large['rows']}", "rows_x": round(large["rows"] / small["rows"], 2),
                       "candidates_x": round(large["candidates_s"] / max(small["candidates_s"], 1e-9), 2),
                       "search_x": round((large["seconds"]["search"] + large["seconds"]["search_blended"])
-                                        / max(small["seconds"]["search"] + small["seconds"]["search_blended"], 1e-9), 2)})
+                                        / max(small["seconds"]["search"] + small["seconds"]["search_blended"], 1e-9), 2),
+                      "work_per_row_x": round(large["list_entries_read_per_row"] / small["list_entries_read_per_row"], 2)})
     return steps
 
 
@@ -190,15 +198,17 @@ def main() -> int:
     steps = growth(sorted(results, key=lambda r: r["rows"]))
     figures = {"engine": args.engine, "cpu_count": os.cpu_count(), "sizes": results, "growth": steps,
                "note": "timings on a shared, busy machine: provisional; ratios and recall are the figures"}
-    print("\nrows | candidates s | exact search s (extrapolated, one pass) | peak RSS GB | recall pairs / same-label")
+    print("\nrows | candidates s | exact search s (extrapolated, one pass) | peak RSS GB | list entries read / "
+          "candidates scored per row | recall pairs / same-label")
     for r in results:
         rec = r["recall_sampled"]
         print(f"{r['rows']} | {r['candidates_s']} | {r['exact_search_s_extrapolated']} | {r['peak_rss_candidates_gb']} | "
+              f"{r['list_entries_read_per_row']} / {r['candidates_scored_per_row']} | "
               f"{rec['pairs']} / {rec['same_label_pairs']} (blended stage {r['recall_sampled_blended']['pairs']} / "
               f"{r['recall_sampled_blended']['same_label_pairs']})")
     for step in steps:
         print(f"growth {step['rows']}: {step['rows_x']}x rows -> {step['candidates_x']}x candidate time "
-              f"({step['search_x']}x search)")
+              f"({step['search_x']}x search; list entries read per row {step['work_per_row_x']}x)")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     target = [s for s in steps if s["rows"] == "300000->1000000"]

@@ -72,4 +72,12 @@ def test_index_holds_both_key_kinds_and_says_its_size():
     assert index.n_rows == 50 and index.pairs is not None and index.pairs.keys.shape[1] > 0
     assert (np.diff(index.tokens.capped_t.indptr) <= 5).all() and (np.diff(index.pairs.capped_t.indptr) <= 5).all()
     assert index.nbytes > 0
+    # by hand: a query reads, for each of its keys, the key's capped list, and for each of its capped entries
+    # the key's whole list
+    tokens = index.tokens
+    expected = sum(min(5, tokens.keys[:, col].nnz) for col in tokens.keys[7].indices) + sum(
+        tokens.keys[:, col].nnz for col in tokens.capped[7].indices)
+    assert tokens.visits(np.array([7])) == expected
+    assert index.visits(np.array([7, 8])) == sum(lists.visits(np.array([r])) for lists in (index.tokens, index.pairs)
+                                                 for r in (7, 8))
     assert BlockingIndex.build(index.tokens.keys, BlockingConfig(pair_tokens=0)).pairs is None

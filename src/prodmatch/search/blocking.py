@@ -140,6 +140,12 @@ class KeyLists:
         capped = capped_lists(keys, cap)
         return cls(keys, capped, sp.csr_matrix(keys.T), sp.csr_matrix(capped.T))
 
+    def visits(self, rows: np.ndarray) -> int:
+        """List entries the two products read for the query ``rows``: the search's work, machine-independent."""
+        forward = np.diff(self.capped_t.indptr)[self.keys[rows].indices].sum()
+        reverse = np.diff(self.keys_t.indptr)[self.capped[rows].indices].sum()
+        return int(forward + reverse)
+
     @property
     def nbytes(self) -> int:
         return sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
@@ -165,6 +171,10 @@ class BlockingIndex:
     @property
     def n_rows(self) -> int:
         return self.tokens.keys.shape[0]
+
+    def visits(self, rows: np.ndarray) -> int:
+        """List entries the search reads for the query ``rows``, both key kinds (see :meth:`KeyLists.visits`)."""
+        return self.tokens.visits(rows) + (self.pairs.visits(rows) if self.pairs is not None else 0)
 
     @property
     def nbytes(self) -> int:
