@@ -64,7 +64,12 @@ def blocked_topk(matrix: sp.csr_matrix, k: int, min_score: float = 0.0, config: 
     rows = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     block_rows = config.block_rows or block_rows_for(config.candidates_per_row)
     n_threads = n_threads or available_cores()
-    parts = []
+    # at most k pairs per query: fill preallocated arrays (pages never written are never resident), not a
+    # list of blocks concatenated at the end, which would hold the result twice
+    out_rows = np.empty(len(rows) * k, np.int64)
+    out_cols = np.empty(len(rows) * k, np.int64)
+    out_scores = np.empty(len(rows) * k, np.float32)
+    filled = 0
     for start in range(0, len(rows), block_rows):
         block = rows[start : start + block_rows]
         cand_rows, cand_cols = candidate_pairs(index, block, n_threads)
@@ -72,8 +77,10 @@ def blocked_topk(matrix: sp.csr_matrix, k: int, min_score: float = 0.0, config: 
         keep = (scores >= np.float32(min_score)) & (scores > 0)  # as the exact product: no zero sums
         cand_rows, cand_cols, scores = cand_rows[keep], cand_cols[keep], scores[keep]
         best = top_k_grouped(cand_rows, scores, k)
-        parts.append(Neighbours(cand_rows[best], cand_cols[best], scores[best], n, n))
-    found = Neighbours.concat(parts, n, n)
+        end = filled + len(best)
+        out_rows[filled:end], out_cols[filled:end], out_scores[filled:end] = cand_rows[best], cand_cols[best], scores[best]
+        filled = end
+    found = Neighbours(out_rows[:filled], out_cols[:filled], out_scores[:filled], n, n)
     return found if _rows_sorted(rows) else found.select(np.argsort(found.rows, kind="stable"))
 
 

@@ -53,10 +53,9 @@ class TfidfSource:
     def search_with_vectors(self, features: Features) -> tuple[Neighbours, sp.csr_matrix]:
         """The neighbours and the (blended) TF-IDF rows they were searched with."""
         matrix = tfidf_matrix(features.titles, self.configs, self.weights)
-        neighbours = self.top_k(matrix)
         if self.blend is None:
-            return neighbours, matrix
-        blended = blend_vectors(matrix, neighbours, self.blend)
+            return self.top_k(matrix), matrix
+        blended = blend_vectors(matrix, self.top_k(matrix), self.blend)  # the first neighbours freed once blended
         return self.top_k(blended), blended
 
     def top_k(self, matrix: sp.csr_matrix) -> Neighbours:
