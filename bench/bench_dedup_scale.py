@@ -88,25 +88,30 @@ def run_single(rows: int, args) -> dict:
     exact_source = load_recipe(args.recipe).source("tfidf")
     source = dataclasses.replace(exact_source, blocking=BlockingConfig())
     out["blocking"] = dataclasses.asdict(source.blocking)
-    seconds = {}
+    seconds, peaks = {}, {}  # peaks: the process's peak RSS when each stage ended (it only grows)
     # the stages of TfidfSource.search_with_vectors, timed one by one
     started = time.perf_counter()
     matrix = tfidf_matrix(features.titles, source.configs, source.weights)
     seconds["tfidf"] = time.perf_counter() - started
+    peaks["tfidf"] = round(peak_rss_gb(), 2)
     started = time.perf_counter()
     first = source.top_k(matrix)
     seconds["search"] = time.perf_counter() - started
+    peaks["search"] = round(peak_rss_gb(), 2)
     sample = np.sort(np.random.default_rng(args.seed).choice(rows, min(rows, args.sample_queries), replace=False))
     first_sampled = first.select(np.isin(first.rows, sample))  # for recall; the rest is freed, as the source does
     started = time.perf_counter()
     blended = blend_vectors(matrix, first, source.blend) if source.blend else matrix
     seconds["blend"] = time.perf_counter() - started
+    peaks["blend"] = round(peak_rss_gb(), 2)
     if source.blend:
         del first
     started = time.perf_counter()
     final = source.top_k(blended) if source.blend else first
     seconds["search_blended"] = time.perf_counter() - started
+    peaks["search_blended"] = round(peak_rss_gb(), 2)
     out["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    out["peak_rss_gb_after"] = peaks
     out["candidates_s"] = round(sum(seconds.values()), 1)
     out["candidate_pairs"] = int(len(final))
     out["peak_rss_candidates_gb"] = round(peak_rss_gb(), 2)
