@@ -59,6 +59,21 @@ def test_bad_recipes_are_refused(spec, message):
         recipe_from_dict(spec)
 
 
+def test_a_tfidf_source_can_draw_its_candidates_by_blocking():
+    from prodmatch.errors import ArgumentError
+    from prodmatch.search.blocking import BlockingConfig
+
+    assert load_recipe("text-phash").source("tfidf").blocking is None  # the built-ins stay exact
+    recipe = recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "blocking": {"cap": 50, "pair_tokens": 0}}]})
+    assert recipe.source("tfidf").blocking == BlockingConfig(cap=50, pair_tokens=0)
+    assert recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "blocking": {}}]}).source(
+        "tfidf").blocking == BlockingConfig()
+    for bad, message in (({"caps": 50}, "blocking must be a mapping"), ([50], "blocking must be a mapping"),
+                         ({"cap": 0}, "blocking cap must be")):
+        with pytest.raises(ArgumentError, match=message):
+            recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "blocking": bad}]})
+
+
 def test_unknown_recipe_names_and_files():
     with pytest.raises(ValueError, match="unknown recipe 'nope'"):
         load_recipe("nope")

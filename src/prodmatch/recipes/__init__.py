@@ -24,6 +24,7 @@ from prodmatch.match.pair.model import PAIR_COLUMN
 from prodmatch.match.policy import KAGGLE_MAX_MATCHES
 from prodmatch.recipes.schema import SOURCE_TYPES, check_recipe, read_yaml_file
 from prodmatch.search.blending import BlendConfig
+from prodmatch.search.blocking import BlockingConfig
 from prodmatch.search.scales import PROBABILITY
 from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource
 from prodmatch.search.tfidf import TfidfConfig
@@ -175,12 +176,23 @@ def _blend(spec: dict | None) -> BlendConfig | None:
     return None if not spec else BlendConfig(**spec)
 
 
+def _blocking(spec: dict | None) -> BlockingConfig | None:
+    """A tfidf source's ``blocking:`` section (sub-quadratic candidates, :mod:`prodmatch.search.blocked`)."""
+    if spec is None:
+        return None
+    known = set(BlockingConfig.__dataclass_fields__)
+    if not isinstance(spec, dict) or set(spec) - known:
+        raise ArgumentError(f"tfidf blocking must be a mapping of {sorted(known)}, got {spec!r}")
+    return BlockingConfig(**spec)
+
+
 def _build_source(spec: dict):
     spec = dict(spec)
     kind = spec.pop("type", None)
     if kind == "tfidf":
         configs = [TfidfConfig(**{**c, "ngram_range": tuple(c.get("ngram_range", (1, 1)))}) for c in spec.pop("configs", [{}])]
-        return TfidfSource(configs=configs, blend=_blend(spec.pop("blend", None)), **spec)
+        return TfidfSource(configs=configs, blend=_blend(spec.pop("blend", None)),
+                           blocking=_blocking(spec.pop("blocking", None)), **spec)
     if kind == "phash":
         return PhashSource(**spec)
     if kind == "embedding":

@@ -26,10 +26,25 @@ class BlendConfig:
             raise ValueError(f"top_m must be >= 1, got {self.top_m}")
 
 
+def strongest_neighbours(neighbours: Neighbours, config: BlendConfig, block_pairs: int = 1 << 22) -> Neighbours:
+    """Each query's ``top_m`` neighbours scoring at least ``min_score``. Pairs grouped by query (as every
+    search returns them) are cut in blocks of whole queries, so the sort's memory is one block's, not the
+    table's (a 1M-row search holds 50M pairs)."""
+    rows = neighbours.rows
+    if len(rows) <= block_pairs or (np.diff(rows) < 0).any():
+        return neighbours.select(neighbours.scores >= config.min_score).top_k(config.top_m)
+    cuts = np.searchsorted(rows, rows[np.arange(block_pairs, len(rows), block_pairs)])  # block ends at a query
+    parts = []
+    for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
+        block = neighbours.select(slice(start, stop))
+        parts.append(block.select(block.scores >= config.min_score).top_k(config.top_m))
+    return Neighbours.concat(parts, neighbours.n_query, neighbours.n_index)
+
+
 def blend_weights(neighbours: Neighbours, config: BlendConfig) -> sp.csr_matrix:
     """Sparse (n, n) mixing matrix: row i holds its top_m neighbours' weights (self always included)."""
     n = neighbours.n_query
-    kept = neighbours.select(neighbours.scores >= config.min_score).top_k(config.top_m)
+    kept = strongest_neighbours(neighbours, config)
     rows = np.r_[kept.rows, np.arange(n)]
     cols = np.r_[kept.cols, np.arange(n)]
     weights = np.r_[np.power(np.maximum(kept.scores, 0), config.power), np.ones(n, np.float32)].astype(np.float32)

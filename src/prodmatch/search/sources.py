@@ -22,9 +22,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from prodmatch.search.blending import BlendConfig, blend_vectors
+from prodmatch.search.blocked import blocked_topk
+from prodmatch.search.blocking import BlockingConfig
 from prodmatch.search.dense import dense_neighbours, l2_normalize
 from prodmatch.search.features import Features
 from prodmatch.search.neighbours import Neighbours
+from prodmatch.search.pair_scores import rowwise_dot
 from prodmatch.search.phash import distance_to_score, phash_neighbours, phash_to_bytes
 from prodmatch.search.scales import COSINE, HammingScale
 from prodmatch.search.tfidf import TfidfConfig, sparse_topk, tfidf_matrix
@@ -39,6 +42,7 @@ class TfidfSource:
     min_score: float = 0.2
     blend: BlendConfig | None = BlendConfig()
     block_rows: int | None = None  # None: scaled to the number of postings (bounded memory)
+    blocking: BlockingConfig | None = None  # None: the exact top-k; else candidates by blocking (search/blocked)
     size_drift: bool = True
     kind = "tfidf"
     scale = COSINE
@@ -49,11 +53,16 @@ class TfidfSource:
     def search_with_vectors(self, features: Features) -> tuple[Neighbours, sp.csr_matrix]:
         """The neighbours and the (blended) TF-IDF rows they were searched with."""
         matrix = tfidf_matrix(features.titles, self.configs, self.weights)
-        neighbours = sparse_topk(matrix, matrix, k=self.k, min_score=self.min_score, block_rows=self.block_rows)
         if self.blend is None:
-            return neighbours, matrix
-        blended = blend_vectors(matrix, neighbours, self.blend)
-        return sparse_topk(blended, blended, k=self.k, min_score=self.min_score, block_rows=self.block_rows), blended
+            return self.top_k(matrix), matrix
+        blended = blend_vectors(matrix, self.top_k(matrix), self.blend)  # the first neighbours freed once blended
+        return self.top_k(blended), blended
+
+    def top_k(self, matrix: sp.csr_matrix) -> Neighbours:
+        """All-pairs top-k among the rows of ``matrix``: exact, or by blocking when the source has it."""
+        if self.blocking is None:
+            return sparse_topk(matrix, matrix, k=self.k, min_score=self.min_score, block_rows=self.block_rows)
+        return blocked_topk(matrix, k=self.k, min_score=self.min_score, config=self.blocking)
 
     def score_pairs(self, vectors: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return rowwise_dot(vectors, rows, cols)
@@ -137,24 +146,6 @@ class EmbeddingSource:
 
     def score_pairs(self, vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return rowwise_dot(vectors, rows, cols)
-
-
-def rowwise_dot(vectors, rows: np.ndarray, cols: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
-    """``vectors[rows[i]] . vectors[cols[i]]`` for every i (dense float32 or sparse CSR), in chunks of pairs
-    so memory stays bounded however many pairs there are."""
-    if vectors.dtype != np.float32:
-        raise TypeError(f"vectors must be float32, got {vectors.dtype}")
-    if rows.shape != cols.shape:
-        raise ValueError(f"rows and cols differ in shape: {rows.shape} vs {cols.shape}")
-    out = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), chunk):
-        a, b = rows[start : start + chunk], cols[start : start + chunk]
-        if sp.issparse(vectors):
-            product = vectors[a].multiply(vectors[b]).sum(axis=1)
-        else:
-            product = np.einsum("ij,ij->i", vectors[a], vectors[b])
-        out[start : start + len(a)] = np.asarray(product).reshape(-1)
-    return out
 
 
 def search_all(sources: list, features: Features) -> tuple[dict[str, Neighbours], dict[str, float]]:
