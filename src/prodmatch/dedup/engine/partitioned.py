@@ -53,6 +53,8 @@ BELOW_FLOOR = 12  # edges just under the floor a partition returns (the report's
 class InProcess:
     """Runs each task at once in this process: the partitioned path without a scheduler."""
 
+    window = None
+
     def submit(self, fn: Callable, *args, **kwargs):
         return fn(*args, **kwargs)
 
@@ -61,6 +63,16 @@ class InProcess:
 
     def scatter(self, values: list) -> list:
         return list(values)
+
+    def wait(self, handles) -> None:
+        pass
+
+
+def in_window(runner, handles: list) -> None:
+    """Bounded work in flight: once ``runner.window`` partitions are submitted, wait for the oldest."""
+    window = getattr(runner, "window", None)
+    if window and len(handles) > window:
+        runner.wait(handles[-window - 1])
 
 
 def split_rows(n: int, partitions: int) -> list[tuple[int, int]]:
@@ -199,11 +211,12 @@ def load_partitioned(runner, table: DedupTable, sources: list, partitions: int, 
     seconds["fit_and_rows"] = time.perf_counter() - started
     del features, counted, counts, tables
     started = time.perf_counter()
-    found = []
-    for queries in blocks:
-        found.append({plan_.name: runner.submit(_merged, plan_, [runner.submit(plan_.search, queries, shard, n)
-                                                                  for shard in blocks], n) for plan_ in plans})
-    own = [runner.submit(_own, f, a, b, sources) for f, (a, b) in zip(found, bounds)]
+    own = []
+    for queries, (a, b) in zip(blocks, bounds):
+        found = {plan_.name: runner.submit(_merged, plan_, [runner.submit(plan_.search, queries, shard, n)
+                                                             for shard in blocks], n) for plan_ in plans}
+        own.append(runner.submit(_own, found, a, b, sources))
+        in_window(runner, own)
     blocks = [runner.submit(_with_stats, block, o) for block, o in zip(blocks, own)]
     pairs = [runner.submit(_partition_pairs, own[p], [runner.submit(_reverse_part, o, a, b) for o in own], n)
              for p, (a, b) in enumerate(bounds)]
@@ -219,8 +232,11 @@ def _takes(runner, loaded: PartitionedTable, pairs) -> list:
 
 def predict_edges_partitioned(runner, loaded: PartitionedTable, model: PairModel, floor: float) -> list:
     """Steps 5-6: handles of each partition's :class:`PartitionEdges`."""
-    predicted = [runner.submit(partition_probability, pairs, _takes(runner, loaded, pairs), loaded.fitted,
-                               loaded.names, model, loaded.with_sources) for pairs in loaded.pairs]
+    predicted = []
+    for pairs in loaded.pairs:
+        predicted.append(runner.submit(partition_probability, pairs, _takes(runner, loaded, pairs), loaded.fitted,
+                                       loaded.names, model, loaded.with_sources))
+        in_window(runner, predicted)
     return [runner.submit(_edges, loaded.pairs[p], predicted[p],
                           [runner.submit(_reverse_probabilities, pairs, pr, a, b)
                            for pairs, pr in zip(loaded.pairs, predicted)], loaded.n, floor, BELOW_FLOOR)
@@ -240,8 +256,11 @@ def gather_edges(parts: list[PartitionEdges], n: int) -> tuple[Edges, int]:
 
 def candidates_partitioned(runner, loaded: PartitionedTable) -> PairCandidates:
     """Every pair with its features, gathered (what training on the client reads)."""
-    features = [runner.submit(partition_features, pairs, _takes(runner, loaded, pairs), loaded.fitted, loaded.names)
-                for pairs in loaded.pairs]
+    features = []
+    for pairs in loaded.pairs:
+        features.append(runner.submit(partition_features, pairs, _takes(runner, loaded, pairs), loaded.fitted,
+                                      loaded.names))
+        in_window(runner, features)
     tables = runner.gather(loaded.pairs)
     table = PairTable.concat(tables).candidate_table(loaded.n)
     return PairCandidates(table, PairFeatures.concat(runner.gather(features)), dict(loaded.seconds))
