@@ -74,7 +74,7 @@ class Session:
     address: str
 
     def workers(self) -> int:
-        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+        return len(self.client.nthreads())
 
     def reset_peaks(self) -> None:
         self.client.run(_reset)
@@ -94,18 +94,19 @@ def local_cluster_size(cores: int | None = None) -> int:
 
 
 def connect(scheduler: str | None = None, workers: int | None = None, processes: bool = True,
-            memory_limit: str | int = "auto") -> Session:
+            memory_limit: str | int = "auto", timeout: float = CONNECT_TIMEOUT_S) -> Session:
     """A client of ``scheduler``, or of a new LocalCluster (``workers`` single-threaded workers, default one per
     core); the peak-memory plugin registered on every worker."""
     dask.config.set(DASK_CONFIG)
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers or local_cluster_size(), threads_per_worker=1, processes=processes,
-                               memory_limit=memory_limit, dashboard_address=None, silence_logs=logging.ERROR)
+                               memory_limit=memory_limit, dashboard_address=None, worker_dashboard_address=None,
+                               silence_logs=logging.ERROR)
         client = Client(cluster, set_as_default=False)
     else:
         try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+            client = Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ArgumentError(f"--scheduler {scheduler}: cannot connect ({exc}); start a Dask scheduler there "
                                 "(`dask scheduler`, workers with prodmatch installed) or leave --scheduler out for "
