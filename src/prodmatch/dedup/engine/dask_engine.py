@@ -12,6 +12,7 @@ connected-components step (:mod:`~prodmatch.dedup.engine.components`).
 
 from __future__ import annotations
 
+import resource
 import time
 
 import numpy as np
@@ -81,11 +82,15 @@ class DaskEngine(Engine):
         self.session.close()
 
     def describe(self) -> dict:
+        """Workers, partitions, seconds per step, each worker's peak RSS during the run (sampled) and over its
+        life (its process's max RSS), and this client's max RSS."""
         peaks = self.session.peaks()
         return {"name": self.name, "scheduler": self.session.address, "workers": len(peaks),
                 "partitions": None if self.loaded is None else len(self.loaded.bounds),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                "worker_peak_rss_mb": {address: peak["peak_rss_mb"] for address, peak in peaks.items()}}
+                "worker_peak_rss_mb": {address: peak["peak_rss_mb"] for address, peak in peaks.items()},
+                "worker_process_max_rss_mb": {address: peak["process_max_rss_mb"] for address, peak in peaks.items()},
+                "client_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
     def read_table(self, path, columns):
         started = time.perf_counter()
