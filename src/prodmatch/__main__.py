@@ -1,3 +1,4 @@
 from prodmatch.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned child (a Dask worker) imports the parent's main module
+    raise SystemExit(main())

@@ -3,6 +3,8 @@
 
     prodmatch dedup TABLE ... --labels FILE --out DIR     train the pair model and its decision on TABLE (kept in DIR)
     prodmatch dedup TABLE --model DIR --out DIR2          apply a trained model to another table
+    prodmatch dedup TABLE --model DIR --out DIR2 --engine dask [--scheduler ADDRESS] [--partitions N]
+                                                          the same on a Dask cluster, by partitions
     prodmatch dedup TABLE --id COL --title COL --out DIR  no labels: zero-label mode (pretrained encoder + TF-IDF)
     prodmatch dedup label TABLE ... --answers FILE        label pairs in the terminal, retraining as you go
     prodmatch dedup add NEW_TABLE --model DIR --out DIR2  match new records against a catalogue kept in DIR
@@ -46,6 +48,21 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
 
 
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    from prodmatch.dedup.vocab import ENGINES, SINGLE
+
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--engine", choices=ENGINES, default=SINGLE,
+                        help="what runs the search, pair features and model: this process (default) or a Dask "
+                             "cluster by partitions (the same pairs)")
+    engine.add_argument("--scheduler", metavar="ADDRESS",
+                        help="--engine dask: a running Dask scheduler (tcp://host:8786); default a local cluster, "
+                             "one worker per core")
+    engine.add_argument("--partitions", type=int, metavar="N",
+                        help="--engine dask: partitions of the table (default: one per 25,000 records, at least "
+                             "two per worker)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from prodmatch.dedup.vocab import ENCODERS
 
@@ -61,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--one-to-one", action="store_true",
                         help="each record matches at most one other (two duplicate-free catalogues, --source)")
     add_output_options(parser)
+    add_engine_options(parser)
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
@@ -99,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = DedupOptions(args.table, args.out, columns_of(args), args.labels, args.model, tuple(args.formats),
                            args.recipe, args.encoder, args.one_to_one, args.images_dir, args.overwrite, args.reasons,
-                           progress=True, max_cluster_size=args.max_cluster_size)
+                           progress=True, max_cluster_size=args.max_cluster_size, engine=args.engine,
+                           scheduler=args.scheduler, partitions=args.partitions)
     result = run_dedup(options, log=lambda line: print(line, flush=True))
     for line in result.warnings:
         print(f"warning: {line}")

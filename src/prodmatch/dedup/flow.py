@@ -26,9 +26,11 @@ from typing import Callable
 import numpy as np
 
 from prodmatch.data.validation import DataWarning
-from prodmatch.dedup.apply import apply_decision, columns_for_model, predict_edges, size_warning
-from prodmatch.dedup.clustering import Clustered, Edges, cluster, edges_from_table, split_large, table_positions
+from prodmatch.dedup.apply import columns_for_model, size_warning
+from prodmatch.dedup.clustering import Clustered, Edges, edges_from_table, split_large, table_positions
 from prodmatch.dedup.decision import Decision, DecisionWarning, TunedDecision, collapse_warning
+from prodmatch.dedup.engine import open_engine
+from prodmatch.dedup.engine.base import Engine
 from prodmatch.dedup.encoder import title_embeddings
 from prodmatch.dedup.images import table_phashes
 from prodmatch.dedup.labels import Labels, read_labels
@@ -48,14 +50,14 @@ from prodmatch.dedup.outputs import (
 from prodmatch.dedup.reasons import top_reasons
 from prodmatch.dedup.saved import SavedModel, read_model, write_model
 from prodmatch.dedup.sources import ENCODER_EMBEDDING, ChosenSources, choose_sources
-from prodmatch.dedup.table import Columns, DedupTable, read_table
-from prodmatch.dedup.train import Trained, fit_on_answers, restrict, train_on_clusters
-from prodmatch.dedup.vocab import APPLIED, BEST_EDGE, CSV, ONE_TO_ONE, TRAINED, ZERO_LABEL
+from prodmatch.dedup.table import Columns, DedupTable
+from prodmatch.dedup.train import Trained, check_trainable, fit_on_answers, restrict, train_on_candidates
+from prodmatch.dedup.vocab import APPLIED, BEST_EDGE, CSV, ONE_TO_ONE, SINGLE, TRAINED, ZERO_LABEL
 from prodmatch.dedup.zero_label import ZERO_LABEL_SPEC, ZeroLabelRule, zero_label_decision, zero_label_reasons, \
     zero_label_scores
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir
-from prodmatch.match.pair.matching import pair_candidates, predict_probability
+from prodmatch.match.pair.matching import predict_probability
 
 ANSWERS_DECISION = Decision(0.5, BEST_EDGE)  # judged pairs are too few and too hand-picked to tune a threshold on
 SUMMARY_FORMAT = 1
@@ -78,6 +80,9 @@ class DedupOptions:
     reasons: int = 3
     progress: bool = False
     max_cluster_size: int | None = None  # no cap unless asked (clustering.split_large)
+    engine: str = SINGLE  # what runs the heavy steps (prodmatch.dedup.engine); the next two are Dask's
+    scheduler: str | None = None  # a Dask scheduler's address; None: a LocalCluster sized to this machine
+    partitions: int | None = None  # None: by the table's size (dask_engine.default_partitions)
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Matching:
     tuned: TunedDecision | None = None
     saved: SavedModel | None = None
     details: dict = field(default_factory=dict)  # rounds, importances, ...
+    n_candidates: int | None = None  # scored pairs, when ``edges`` holds only those the decision can keep
 
 
 @dataclass
@@ -122,7 +128,7 @@ class DedupResult:
         return "\n".join(lines)
 
 
-def _embeddings(table: DedupTable, chosen: ChosenSources, progress: bool) -> dict[str, np.ndarray]:
+def embeddings_of(table: DedupTable, chosen: ChosenSources, progress: bool) -> dict[str, np.ndarray]:
     if not chosen.needs_encoder:
         return {}
     titles = table.features().titles
@@ -148,14 +154,16 @@ def kept_reasons(trained_or_model, candidates, kept: Edges, top: int) -> list[st
     return top_reasons(trained_or_model, features, top)
 
 
-def match_trained(table: DedupTable, features, chosen: ChosenSources, labels: Labels, options: DedupOptions
-                  ) -> Matching:
+def match_trained(table: DedupTable, loaded, chosen: ChosenSources, labels: Labels, options: DedupOptions,
+                  engine: Engine) -> Matching:
     sources = table.sources
     if labels.complete:
-        trained = train_on_clusters(features, labels.clusters, chosen.recipe, sources, options.one_to_one,
-                                    progress=options.progress)
+        check_trainable(labels.clusters)  # before the search: too few labelled matches is the user's to fix
+    found = engine.candidates(loaded, chosen.recipe.sources)
+    if labels.complete:
+        trained = train_on_candidates(found, table.ids, labels.clusters, chosen.recipe, sources, options.one_to_one,
+                                      progress=options.progress)
     else:
-        found = pair_candidates(features, chosen.recipe.sources)
         model = fit_on_answers(found, labels.answered)
         clustering = ONE_TO_ONE if options.one_to_one else ANSWERS_DECISION.clustering
         edges = restrict(edges_from_table(found.table, predict_probability(found.table, found.features, model)),
@@ -165,7 +173,7 @@ def match_trained(table: DedupTable, features, chosen: ChosenSources, labels: La
             f"trained on {len(labels.answered)} judged pairs: the fixed decision {decision.describe()} (judged pairs "
             "cannot tune a threshold)"]), found, edges, None, [model.rounds], model.importances())
     decision = trained.decision
-    clustered = cluster(trained.edges, decision.threshold, decision.clustering)
+    clustered = engine.cluster(trained.edges, decision.threshold, decision.clustering)
     singles = None if labels.clusters is None else float((np.bincount(labels.clusters) == 1).mean())
     saved = SavedModel(table.columns, chosen.recipe.spec, trained.model, decision, sources is not None,
                        {"table": str(table.path), "labels": str(labels.path), "label_kind": labels.kind,
@@ -177,17 +185,18 @@ def match_trained(table: DedupTable, features, chosen: ChosenSources, labels: La
                     {"rounds": trained.rounds, "importances": trained.importances})
 
 
-def match_applied(table: DedupTable, features, saved: SavedModel, options: DedupOptions) -> Matching:
-    predicted = predict_edges(features, saved, table.sources)
-    clustered = apply_decision(predicted, saved)
+def match_applied(table: DedupTable, loaded, saved: SavedModel, options: DedupOptions, engine: Engine) -> Matching:
+    """The saved decision applied; the engine returns (at least) the edges at or above its threshold: a rule
+    keeps the same pairs from those as from all of them (each rule decides an edge from better edges only)."""
+    scored = engine.scored_edges(loaded, saved, table.sources, saved.decision.threshold)
+    clustered = engine.cluster(scored.edges, saved.decision.threshold, saved.decision.clustering)
     for message in (size_warning(saved.tuned_size, len(table)),
                     collapse_warning(clustered.clusters, saved.tuned_on.get("singleton_share"))):
         if message:
             warnings.warn(message, DecisionWarning, stacklevel=2)
-    return Matching(APPLIED, clustered, "probability",
-                    kept_reasons(saved.model, predicted.candidates, clustered.kept, options.reasons),
-                    saved.decision.as_dict(), saved.decision.describe(), predicted.edges, saved=saved,
-                    details={"importances": saved.model.importances()})
+    return Matching(APPLIED, clustered, "probability", engine.reasons(scored, saved.model, clustered.kept, options.reasons),
+                    saved.decision.as_dict(), saved.decision.describe(), scored.edges, saved=saved,
+                    details={"importances": saved.model.importances()}, n_candidates=scored.n_edges)
 
 
 def match_zero_label(table: DedupTable, features, chosen: ChosenSources, options: DedupOptions) -> Matching:
@@ -212,17 +221,27 @@ def _check_mode(options: DedupOptions) -> None:
         raise ArgumentError("--one-to-one, --recipe and --encoder are fixed by the model; leave them out with --model")
 
 
-def run_dedup(options: DedupOptions, log: Callable[[str], None] = lambda line: None) -> DedupResult:
-    """The whole run (see the module doc); ``log`` gets progress lines."""
-    started = time.perf_counter()
+def run_dedup(options: DedupOptions, log: Callable[[str], None] = lambda line: None,
+              engine: Engine | None = None) -> DedupResult:
+    """The whole run (see the module doc); ``log`` gets progress lines; ``engine``: one already open (else
+    ``options.engine`` is opened for the run and closed after it)."""
     _check_mode(options)
     out = check_out_dir(options.out, [options.table, options.labels, options.model], options.overwrite)
     formats = check_formats(options.formats)
+    if engine is not None:
+        return _run(options, out, formats, engine, log)
+    with open_engine(options.engine, options.scheduler, options.partitions) as opened:
+        return _run(options, out, formats, opened, log)
+
+
+def _run(options: DedupOptions, out: Path, formats: tuple[str, ...], engine: Engine, log: Callable[[str], None]
+         ) -> DedupResult:
+    started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         saved = read_model(options.model) if options.model is not None else None
         columns = columns_for_model(saved, options.columns) if saved is not None else options.columns
-        table = read_table(options.table, columns)
+        table = engine.read_table(options.table, columns)
         labels = read_labels(options.labels, table.ids) if options.labels is not None else None
         phashes = table_phashes(table, options.images_dir)
         if saved is not None:
@@ -232,13 +251,13 @@ def run_dedup(options: DedupOptions, log: Callable[[str], None] = lambda line: N
         else:
             chosen = choose_sources(table, options.recipe, options.encoder, phashes)
         log(f"{len(table):,} records from {table.path}; sources: {', '.join(chosen.recipe.source_names)}")
-        features = table.features(chosen.phashes, _embeddings(table, chosen, options.progress))
+        loaded = engine.load(table, chosen, lambda: embeddings_of(table, chosen, options.progress))
         if labels is not None:
-            matching = match_trained(table, features, chosen, labels, options)
+            matching = match_trained(table, loaded, chosen, labels, options, engine)
         elif saved is not None:
-            matching = match_applied(table, features, saved, options)
+            matching = match_applied(table, loaded, saved, options, engine)
         else:
-            matching = match_zero_label(table, features, chosen, options)
+            matching = match_zero_label(table, loaded, chosen, options)
         if options.max_cluster_size is not None:
             matching.clustered, stays = split_large(matching.clustered, options.max_cluster_size)
             matching.reasons = [r for r, keep in zip(matching.reasons, stays) if keep]
@@ -247,6 +266,7 @@ def run_dedup(options: DedupOptions, log: Callable[[str], None] = lambda line: N
         score = None
         if labels is not None and labels.complete:
             score = dedup_score(matching.clustered.clusters, labels.clusters)
+        matching.details["engine"] = engine.describe()
     ours = [w for w in caught if issubclass(w.category, OUR_WARNINGS)]
     for other in (w for w in caught if not issubclass(w.category, OUR_WARNINGS)):
         warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
@@ -273,7 +293,7 @@ def build_summary(table: DedupTable, chosen: ChosenSources, matching: Matching, 
         "recipe": chosen.recipe.name,
         "sources": chosen.recipe.source_names,
         "decision": {"text": matching.decision_text, **matching.decision},
-        "n_candidate_pairs": len(matching.edges),
+        "n_candidate_pairs": len(matching.edges) if matching.n_candidates is None else matching.n_candidates,
         "n_pairs": len(matching.clustered.kept),
         "n_clusters": int(matching.clustered.clusters.max()) + 1,
         "cluster_sizes": {int(size): int(count) for size, count in enumerate(sizes) if size and count},

@@ -111,10 +111,10 @@ def read_strings(path: str | Path) -> pd.DataFrame:
     except (ArrowException, OSError) as exc:
         raise DataValidationError(path, f"cannot read it as Parquet ({exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.apply(lambda column: column.map(_as_text)).reset_index(drop=True)
+    return frame.apply(lambda column: column.map(cell_text)).reset_index(drop=True)
 
 
-def _as_text(value) -> str:
+def cell_text(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return ""
     if isinstance(value, float) and value.is_integer():

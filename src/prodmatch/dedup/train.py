@@ -93,14 +93,26 @@ def restrict(edges: Edges, sources: np.ndarray | None) -> Edges:
 def train_on_clusters(features: Features, clusters: np.ndarray, recipe: Recipe, sources: np.ndarray | None = None,
                       one_to_one: bool = False, params: dict | None = None, progress: bool = False) -> Trained:
     """Train on complete labels (a cluster per record); see the module doc."""
+    check_trainable(clusters)
+    return train_on_candidates(pair_candidates(features, recipe.sources), features.posting_ids, clusters, recipe,
+                               sources, one_to_one, params, progress)
+
+
+def check_trainable(clusters: np.ndarray) -> None:
     require_lightgbm()
     sizes = np.bincount(clusters)
     matching = int((sizes * (sizes - 1) // 2).sum())
     if matching < MIN_MATCHING_PAIRS:
         raise ArgumentError(f"the labels hold {matching} matching pair(s); training needs at least "
                             f"{MIN_MATCHING_PAIRS}: label more (`prodmatch dedup label`) or run without labels")
-    found = pair_candidates(features, recipe.sources)
-    folds = model_folds(features.posting_ids, clusters)
+
+
+def train_on_candidates(found: PairCandidates, ids: np.ndarray, clusters: np.ndarray, recipe: Recipe,
+                        sources: np.ndarray | None = None, one_to_one: bool = False, params: dict | None = None,
+                        progress: bool = False) -> Trained:
+    """:func:`train_on_clusters` on candidates already searched (by any engine); ``ids``: the records' ids."""
+    check_trainable(clusters)
+    folds = model_folds(ids, clusters)
     params = {**recipe.matcher_params(PAIR_MODEL), **(params or {})}
     oof = oof_pair_model(found, clusters, folds, params, progress)
     model = final_pair_model(found, clusters, max(int(round(float(np.mean(oof.rounds)))), 1), params)

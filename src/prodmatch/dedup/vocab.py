@@ -35,3 +35,8 @@ LABEL_KINDS = (PAIRS, CLUSTERS, ANSWERS)
 
 # pretrained text encoders a dedup recipe may add as a source (--encoder)
 ENCODERS = ("none", "minilm")
+
+# what runs the heavy steps (prodmatch.dedup.engine): this process, or a Dask cluster by partitions
+SINGLE = "single"
+DASK = "dask"
+ENGINES = (SINGLE, DASK)
