@@ -60,7 +60,7 @@ def test_bad_recipes_are_refused(spec, message):
 
 
 def test_a_tfidf_source_can_draw_its_candidates_by_blocking():
-    from prodmatch.errors import ArgumentError
+    from prodmatch.errors import ConfigError
     from prodmatch.search.blocking import BlockingConfig
 
     assert load_recipe("text-phash").source("tfidf").blocking is None  # the built-ins stay exact
@@ -68,9 +68,9 @@ def test_a_tfidf_source_can_draw_its_candidates_by_blocking():
     assert recipe.source("tfidf").blocking == BlockingConfig(cap=50, pair_tokens=0)
     assert recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "blocking": {}}]}).source(
         "tfidf").blocking == BlockingConfig()
-    for bad, message in (({"caps": 50}, "blocking must be a mapping"), ([50], "blocking must be a mapping"),
-                         ({"cap": 0}, "blocking cap must be")):
-        with pytest.raises(ArgumentError, match=message):
+    for bad, message in (({"caps": 50}, "unknown key 'caps' \\(did you mean 'cap'"), ([50], "blocking must be a mapping"),
+                         ({"cap": 0}, "blocking.cap must be >= 1")):
+        with pytest.raises(ConfigError, match=message):
             recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "blocking": bad}]})
 
 
