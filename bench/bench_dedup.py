@@ -171,7 +171,8 @@ def main(argv=None) -> int:
         print(f"\nchosen on the train half's nested F1: {chosen}")
 
         print("\n## Test half (thresholds and model from the train half only)")
-        print("| method | row-wise F1 | pairwise F1 | precision | recall | adjusted Rand | notes |\n|---|---|---|---|---|---|---|")
+        print("| method | row-wise F1 | pairwise F1 | precision | recall | adjusted Rand | notes |")
+        print("|---|---|---|---|---|---|---|")
         applied = run_dedup(DedupOptions(paths["test"], work / "test-applied", model=runs[chosen][0], overwrite=True))
         print(row(f"prodmatch dedup, trained ({chosen})", score_result(applied.out, paths["test_pairs"]),
                   applied.decision), flush=True)

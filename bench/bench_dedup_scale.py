@@ -85,8 +85,10 @@ def run_single(rows: int, args) -> dict:
     del frame
     out = {"rows": rows, "data_s": round(time.perf_counter() - started, 1), "rss_after_data_gb": round(peak_rss_gb(), 2)}
 
-    exact_source = load_recipe(args.recipe).source("tfidf")
-    source = dataclasses.replace(exact_source, blocking=BlockingConfig())
+    recipe_source = load_recipe(args.recipe).source("tfidf")
+    exact_source = dataclasses.replace(recipe_source, blocking=None)
+    # the recipe's blocking section when it has one (e.g. other caps), else the defaults
+    source = dataclasses.replace(exact_source, blocking=recipe_source.blocking or BlockingConfig())
     out["blocking"] = dataclasses.asdict(source.blocking)
     seconds, peaks = {}, {}  # peaks: the process's peak RSS when each stage ended (it only grows)
     # the stages of TfidfSource.search_with_vectors, timed one by one
@@ -181,7 +183,7 @@ def main() -> int:
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "shopee"))
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--engine", choices=ENGINES, default="single")
-    parser.add_argument("--recipe", default="text-phash", help="whose tfidf source is searched (with blocking)")
+    parser.add_argument("--recipe", default="text-phash", help="whose tfidf source is searched (with its blocking: section, else the default one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-queries", type=int, default=2000, help="query rows searched exactly for recall")
     parser.add_argument("--exact-max-rows", type=int, default=100_000,

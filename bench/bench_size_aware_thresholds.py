@@ -62,7 +62,8 @@ def main() -> int:
             "tuning_fold": int(fold), "tuning_rows": len(tune_rows), "test_rows": len(big_rows),
             "f1_best": round(f1["best"], 4), "f1_fixed": round(f1["fixed"], 4), "f1_size_aware": round(f1["size_aware"], 4),
             "loss_fixed": round(f1["best"] - f1["fixed"], 4), "loss_size_aware": round(f1["best"] - f1["size_aware"], 4),
-            "thresholds_fixed": fixed.thresholds, "thresholds_size_aware": {k: round(v, 3) for k, v in size_aware.thresholds.items()},
+            "thresholds_fixed": fixed.thresholds,
+            "thresholds_size_aware": {k: round(v, 3) for k, v in size_aware.thresholds.items()},
             "thresholds_best": best.thresholds, "seconds": round(time.perf_counter() - started, 1),
         }
         results.append(row)

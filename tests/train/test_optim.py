@@ -7,14 +7,19 @@ from prodmatch.train.optim import create_optimizer, create_scheduler, warmup_cos
 
 
 def test_warmup_then_cosine_values():
-    f = lambda s: warmup_cosine_factor(s, total_steps=110, warmup_steps=10, warmup_start=0.1, min_ratio=0.0)
+    def f(s):
+        return warmup_cosine_factor(s, total_steps=110, warmup_steps=10, warmup_start=0.1, min_ratio=0.0)
+
     assert f(0) == pytest.approx(0.1)
     assert f(5) == pytest.approx(0.55)
     assert f(10) == pytest.approx(1.0)
     assert f(60) == pytest.approx(0.5)
     assert f(110) == pytest.approx(0.0, abs=1e-12)
     assert f(500) == pytest.approx(0.0, abs=1e-12)
-    g = lambda s: warmup_cosine_factor(s, 100, 0, min_ratio=0.2)
+
+    def g(s):
+        return warmup_cosine_factor(s, 100, 0, min_ratio=0.2)
+
     assert g(0) == 1.0 and g(50) == pytest.approx(0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi / 2)))
     assert g(100) == pytest.approx(0.2)
 

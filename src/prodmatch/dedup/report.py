@@ -18,8 +18,9 @@ import pandas as pd
 from prodmatch.dedup.clustering import Clustered, Edges
 from prodmatch.dedup.metrics import edge_score
 from prodmatch.dedup.table import DedupTable
+from prodmatch.report.markup import esc
 from prodmatch.report.paths import display_path
-from prodmatch.report.render import esc, stylesheet
+from prodmatch.report.render import stylesheet
 
 EXAMPLES = 12
 TEXT_CHARS = 140
@@ -109,7 +110,8 @@ def tuning_section(summary: dict) -> str:
     chosen = tuning["decision"]["clustering"]
     rows = [[("→ " if rule == chosen else "") + rule, f"{v['threshold']:.2f}", _f(v["f1"]), _f(v["precision"]),
              _f(v["recall"])] for rule, v in by_rule.items()]
-    return (f'<section id="tuning"><h2>Decision</h2>{_table(["clustering", "threshold", "F1", "precision", "recall"], rows, {1, 2, 3, 4})}'
+    table = _table(["clustering", "threshold", "F1", "precision", "recall"], rows, {1, 2, 3, 4})
+    return (f'<section id="tuning"><h2>Decision</h2>{table}'
             '<p class="note">Each rule at its best threshold for pairwise F1 on the out-of-fold probabilities; the '
             "arrow marks the one used.</p></section>")
 

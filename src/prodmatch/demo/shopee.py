@@ -37,8 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prodmatch.demo.catalog import Product, build_catalog, make_title, seeded_rng
 from prodmatch.data.folds import DEFAULT_N_FOLDS, fold_of_group
+from prodmatch.demo.catalog import Product, build_catalog, seeded_rng
+from prodmatch.demo.titles import make_title
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir, check_output_dir, write_csv
 from prodmatch.progress import progress_bar
@@ -248,7 +249,8 @@ def _render_images(products: list[Product], postings: list[_Posting], seed: int,
                    root: Path, progress: bool = False) -> int:
     from PIL import Image
 
-    from prodmatch.demo.images import jpeg_bytes, near_duplicate, render_object, render_photo
+    from prodmatch.demo.images import jpeg_bytes, near_duplicate, render_photo
+    from prodmatch.demo.objects import render_object
 
     cutouts: dict[int, Image.Image] = {}
     data: dict[int, bytes] = {}

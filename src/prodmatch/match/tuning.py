@@ -85,7 +85,7 @@ def tune_union(
     for _ in range(rounds):
         improved = False
         for source, grid in grids.items():
-            def with_threshold(t, source=source):
+            def with_threshold(t, source=source, policy=policy):  # bound now: called within this step
                 return evaluator.score(replace(policy, thresholds={**policy.thresholds, source: float(t)}))
 
             threshold, score = coarse_to_fine(with_threshold, grid)
@@ -96,7 +96,7 @@ def tune_union(
                 policy = replace(policy, thresholds={**policy.thresholds, source: threshold})
                 best, improved = score, True
         if tune_floor and policy.min2:
-            def with_floor(floor):
+            def with_floor(floor, policy=policy):
                 return evaluator.score(replace(policy, min2_floor=float(floor)))
 
             floor, score = coarse_to_fine(with_floor, grids[policy.priority[0]])

@@ -73,7 +73,7 @@ def threshold_curve(source: str, points: list[dict], scale, chosen: float | None
                         textcoords="offset points", fontsize=8, color=COLORS["chosen"])
         if in_policy is not None and np.isfinite(in_policy) and (chosen is None or abs(in_policy - chosen) > 1e-9):
             ax.axvline(to_x(in_policy), color=COLORS["union"], lw=1, ls="--",
-                       label=f"in policy: {'d ≤ %.0f' % to_x(in_policy) if phash else '%.2f' % in_policy}")
+                       label=f"in policy: {f'd ≤ {to_x(in_policy):.0f}' if phash else f'{in_policy:.2f}'}")
         elif in_policy is not None and np.isfinite(in_policy):
             ax.plot([], [], color=COLORS["chosen"], lw=1, label="also in policy")
         ax.set_xlabel(scale.axis_label(source))

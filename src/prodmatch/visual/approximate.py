@@ -86,7 +86,7 @@ class ApproximateIndex(VectorIndex):
         if chosen is None:
             chosen = max(curve)
             warnings.warn(f"{self.kind}: no {self.effort_param} on {self._ladder()} reaches recall@{k} "
-                          f"{self.target_recall} (best {curve[chosen]:.3f}); using {chosen}", RuntimeWarning)
+                          f"{self.target_recall} (best {curve[chosen]:.3f}); using {chosen}", RuntimeWarning, stacklevel=2)
         self.set_effort(chosen)
         self.tuning = {"k": k, "target_recall": self.target_recall, "n_queries": len(queries), "recall": curve}
         return chosen

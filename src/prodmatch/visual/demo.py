@@ -236,7 +236,7 @@ def _plan_photos(n_products: int, query_products: np.ndarray, seed: int) -> tupl
 
 
 def _titles(products, index: list[_Photo], seed: int) -> list[str]:
-    from prodmatch.demo.catalog import make_title
+    from prodmatch.demo.titles import make_title
 
     families: dict[int, list] = {}
     for p in products:
@@ -252,7 +252,8 @@ def _titles(products, index: list[_Photo], seed: int) -> list[str]:
 
 def _render(products, index: list[_Photo], queries: list[_Photo], seed: int, size: int, root: Path,
             progress: bool, category_look: bool) -> None:
-    from prodmatch.demo.images import jpeg_bytes, render_object, render_photo
+    from prodmatch.demo.images import jpeg_bytes, render_photo
+    from prodmatch.demo.objects import render_object
 
     cutouts: dict[int, object] = {}
 

@@ -9,9 +9,9 @@ Layout::
     query_images/     the files named in queries.csv's image column
 
 ``product_id`` (optional) names the product a catalogue photo shows: the classes metric-learning training
-uses (:mod:`prodmatch.train.visual_task`); an empty cell means unknown. Category levels are optional columns ``level1`` (the top of the tree) to ``levelK`` (the leaf), numbered
-from 1 without gaps. A row is either labelled on every level or on none (all cells empty: unlabelled,
-e.g. a distractor of unknown category). The levels must form a tree: a value names one node, so the same
+uses (:mod:`prodmatch.train.visual_task`); an empty cell means unknown. Category levels are optional columns
+``level1`` (the top of the tree) to ``levelK`` (the leaf), numbered from 1 without gaps. A row is either
+labelled on every level or on none (all cells empty: unlabelled, e.g. a distractor of unknown category). The levels must form a tree: a value names one node, so the same
 level-2 value under two different level-1 values is an error (use full paths or ids when names repeat).
 Other columns are dropped.
 
@@ -199,7 +199,7 @@ def category_tree(tables: list[tuple[pd.DataFrame, str | Path]]) -> CategoryTree
     if not with_levels:
         return None
     levels = with_levels[0][2]
-    for frame, file, cols in with_levels[1:]:
+    for _frame, file, cols in with_levels[1:]:
         if cols != levels:
             differing = sorted(set(cols) ^ set(levels)) or [cols[-1]]
             raise DataValidationError(file, f"category levels {cols} differ from {levels} in {with_levels[0][1]}",

@@ -50,8 +50,9 @@ class OpenIndex:
                               self.categories)
 
 
-def open_index(index_dir: Path, runtime: Runtime = Runtime()) -> OpenIndex:
+def open_index(index_dir: Path, runtime: Runtime | None = None) -> OpenIndex:
     """A complete index folder and the model it was built with, checked to be still the same model."""
+    runtime = runtime or Runtime()
     folder = IndexFolder.of(index_dir)
     manifest = folder.read_complete_manifest()
     ids, categories = folder.read_rows()
