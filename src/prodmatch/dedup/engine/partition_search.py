@@ -79,13 +79,16 @@ class ShardedExactTfidf:
 class BlockedIndex:
     """The whole table's TF-IDF rows of one source and their blocking keys (what every search task reads)."""
 
-    matrix: sp.csr_matrix
     index: BlockingIndex
 
     @property
+    def matrix(self) -> sp.csr_matrix:
+        """The TF-IDF rows: the token keys themselves, so the matrix is held (and sent to a worker) once."""
+        return self.index.tokens.keys
+
+    @property
     def nbytes(self) -> int:
-        m = self.matrix
-        return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) + self.index.nbytes
+        return self.index.nbytes
 
 
 @dataclass
@@ -133,8 +136,7 @@ def block_column(block: RowBlock, column: str):
 
 def blocked_index(rows: list[sp.csr_matrix], source: TfidfSource) -> BlockedIndex:
     """Partitions' TF-IDF rows stacked in partition order (the single process's matrix) and their keys."""
-    matrix = sp.vstack(rows, format="csr", dtype=np.float32)
-    return BlockedIndex(matrix, BlockingIndex.build(matrix, source.blocking))
+    return BlockedIndex(BlockingIndex.build(sp.vstack(rows, format="csr", dtype=np.float32), source.blocking))
 
 
 def candidate_search(source) -> ShardedExactTfidf | BlockedTfidf:
