@@ -19,7 +19,12 @@ each engine in its own child process. Printed and written to --json:
   would change: of the exact top-k pairs of 2,000 seeded query rows, the share the sample-fitted search finds.
 
     python bench/bench_dedup_dask.py --data-dir ../shared/data/shopee [--rows 100000] [--train-rows 10000]
-        [--partitions N] [--profile-rows 50000] [--vocabulary-samples 0.1 0.01] [--json out.json]
+        [--partitions N] [--profile-rows 50000] [--vocabulary-samples 0.1 0.01] [--recipe dedup-large]
+        [--json out.json]
+
+--recipe trains the model with that recipe (default dedup-text, exact TF-IDF top-k). With dedup-large (TF-IDF
+by blocking) the profile's ``search`` is one call per partition (its records against the whole table) and
+``blocked_index`` the one task per source that stacks the rows and builds the keys.
 
 Timings on a shared machine are provisional.
 """
@@ -188,16 +193,19 @@ def main() -> int:
     parser.add_argument("--profile-rows", type=int, default=0)
     parser.add_argument("--profile-partitions", type=int, default=2)
     parser.add_argument("--vocabulary-samples", type=float, nargs="*", default=[])
+    parser.add_argument("--recipe", help="the recipe the model is trained with (default: dedup-text)")
     parser.add_argument("--json")
     args = parser.parse_args()
-    figures: dict = {"rows": args.rows, "train_rows": args.train_rows, "cpu_count": os.cpu_count(),
+    figures: dict = {"rows": args.rows, "train_rows": args.train_rows, "recipe": args.recipe or "dedup-text",
+                     "cpu_count": os.cpu_count(),
                      "note": "measured on a shared, busy 2-core machine: timings provisional"}
     with tempfile.TemporaryDirectory(prefix="prodmatch-bench-dask-") as tmp:
         root = Path(tmp)
         write_tables(Path(args.data_dir), root, args.rows, args.train_rows)
         prodmatch = [sys.executable, "-m", "prodmatch", "dedup"]
-        trained = run_measured([*prodmatch, "train.csv", *COLUMNS, "--labels", "train_clusters.csv", "--out", "model"],
-                               root)
+        recipe = ["--recipe", args.recipe] if args.recipe else []
+        trained = run_measured([*prodmatch, "train.csv", *COLUMNS, "--labels", "train_clusters.csv", "--out", "model",
+                                *recipe], root)
         figures["train_single"] = {"wall_s": round(trained["wall_s"], 1), "peak_rss_mb": round(trained["peak_rss_mb"])}
         print("trained:", figures["train_single"], flush=True)
         runs = {}

@@ -1,5 +1,7 @@
 """Recipes: built-ins load, sources carry their kind and scale, bad specs are refused, optional embeddings drop."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -72,6 +74,17 @@ def test_a_tfidf_source_can_draw_its_candidates_by_blocking():
                          ({"cap": 0}, "blocking.cap must be >= 1")):
         with pytest.raises(ConfigError, match=message):
             recipe_from_dict({"name": "r", "sources": [{"type": "tfidf", "blocking": bad}]})
+
+
+def test_the_large_table_recipe_is_dedup_text_with_its_tfidf_candidates_by_blocking():
+    from prodmatch.search.blocking import BlockingConfig
+
+    assert {"dedup-text", "dedup-large"} <= set(BUILTIN_RECIPES)
+    text, large = load_recipe("dedup-text"), load_recipe("dedup-large")
+    assert [s.blocking for s in large.sources] == [BlockingConfig()] * 2
+    assert [dataclasses.replace(s, blocking=None) for s in large.sources] == text.sources
+    assert {k: v for k, v in large.spec.items() if k not in ("name", "sources")} == \
+        {k: v for k, v in text.spec.items() if k not in ("name", "sources")}
 
 
 def test_unknown_recipe_names_and_files():

@@ -124,6 +124,26 @@ def test_the_command_runs_on_a_local_cluster(catalogue, runs, tmp_path, capsys):
     assert COLUMNS  # the catalogue's column options are the flow tests'
 
 
+def test_the_large_table_recipe_trains_on_a_local_cluster_as_on_one_process(catalogue, tmp_path, capsys):
+    """``--recipe dedup-large`` (TF-IDF by blocking: the blocked plan, its index shared by the search tasks)
+    through argparse on a LocalCluster of worker processes: the single engine's pairs, clusters and model."""
+    run_dedup(DedupOptions(catalogue["train"], tmp_path / "single", CATALOGUE, labels=catalogue["train_pairs"],
+                           recipe="dedup-large"))
+    assert main(["dedup", str(catalogue["train"]), *COLUMNS, "--labels", str(catalogue["train_pairs"]), "--recipe",
+                 "dedup-large", "--out", str(tmp_path / "dask"), "--engine", "dask", "--partitions", "3",
+                 "--reasons", "0"]) == 0
+    capsys.readouterr()
+    one, other = results(tmp_path / "single"), results(tmp_path / "dask")
+    pd.testing.assert_frame_equal(one["clusters.csv"], other["clusters.csv"])
+    pd.testing.assert_frame_equal(one["pairs.csv"][["id_a", "id_b", "probability"]],
+                                  other["pairs.csv"][["id_a", "id_b", "probability"]])
+    assert len(one["pairs.csv"]) > 20 and (tmp_path / "single" / "model.json").read_text() == \
+        (tmp_path / "dask" / "model.json").read_text()
+    single, dask = (json.loads((tmp_path / name / "dedup.json").read_text()) for name in ("single", "dask"))
+    assert dask["details"]["engine"]["name"] == "dask" and dask["recipe"] == single["recipe"] == "dedup-large"
+    assert dask["n_candidate_pairs"] == single["n_candidate_pairs"]
+
+
 def test_an_unreachable_scheduler_is_one_line():
     from prodmatch.dedup.engine.dask_cluster import connect
 

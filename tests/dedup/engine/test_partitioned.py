@@ -1,12 +1,15 @@
 """The partitioned path (run in process, no scheduler) gives the single path's candidates, features and edges
-exactly, whatever the number of partitions."""
+exactly, whatever the number of partitions; TF-IDF sources by blocking too."""
+
+import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from prodmatch.dedup.clustering import edges_from_table, table_positions
-from prodmatch.dedup.engine.partition_search import candidate_search
+from prodmatch.dedup.engine.partition_search import BlockedTfidf, ShardedExactTfidf, candidate_search
 from prodmatch.dedup.engine.partitioned import (
     BELOW_FLOOR,
     InProcess,
@@ -22,6 +25,8 @@ from prodmatch.dedup.table import Columns, validate_table
 from prodmatch.errors import ArgumentError
 from prodmatch.match.pair.matching import pair_candidates, predict_probability
 from prodmatch.match.pair.model import fit_pair_model_rounds
+from prodmatch.recipes import load_recipe
+from prodmatch.search.blocking import BlockingConfig
 from prodmatch.search.sources import EmbeddingSource, PhashSource, TfidfSource
 from tests.dedup.conftest import make_catalogue
 
@@ -90,9 +95,34 @@ def test_edges_above_the_floor_and_reasons_features_are_the_single_paths(catalog
     assert sorted(np.concatenate([p for p, _ in parts]).tolist()) == list(range(len(kept)))
 
 
+# tight caps: most keys' lists are cut, and a list cut per partition would differ from the table's
+TIGHT = {"cap": 8, "candidates": 10, "pair_tokens": 4, "pair_candidates": 10}
+
+
+@pytest.mark.parametrize("blocking", [{}, TIGHT], ids=["dedup-large", "tight-caps"])
+def test_blocked_sources_give_the_single_paths_candidates_and_features(shopee_dir, blocking):
+    frame = pd.read_csv(shopee_dir / "train.csv", dtype=str, keep_default_na=False).iloc[:2000]
+    table = validate_table(frame, Columns("posting_id", "title"), shopee_dir / "train.csv")
+    spec = copy.deepcopy(load_recipe("dedup-large").spec)
+    for source in spec["sources"]:
+        source["blocking"] = dict(blocking)
+    sources = choose_sources(table, spec).recipe.sources
+    assert [type(candidate_search(s)) for s in sources] == [BlockedTfidf, BlockedTfidf]
+    features = table.features()
+    single = pair_candidates(features, sources)
+    found = candidates_partitioned(InProcess(), load_partitioned(InProcess(), table, sources, 3))
+    assert_same_candidates(single, found)
+    if blocking == TIGHT:  # blocking is at work: the exact top-k of the same source proposes other pairs
+        blocked, exact = (s.search(features) for s in (sources[0], dataclasses.replace(sources[0], blocking=None)))
+        assert set(zip(blocked.rows, blocked.cols)) != set(zip(exact.rows, exact.cols))
+
+
 def test_sources_without_a_partitioned_plan_are_refused_in_one_line():
-    assert candidate_search(TfidfSource(blend=None)).name == "tfidf"
-    for source, what in ((TfidfSource(), "neighbourhood-blended"), (PhashSource(), "phash source"),
+    assert isinstance(candidate_search(TfidfSource(blend=None)), ShardedExactTfidf)
+    assert isinstance(candidate_search(TfidfSource(blend=None, blocking=BlockingConfig())), BlockedTfidf)
+    for source, what in ((TfidfSource(), "neighbourhood-blended"),
+                         (TfidfSource(blocking=BlockingConfig()), "neighbourhood-blended"),
+                         (PhashSource(), "phash source"),
                          (EmbeddingSource("minilm", ["minilm"]), "embedding source")):
         with pytest.raises(ArgumentError, match=f"{what}.*--engine single"):
             candidate_search(source)

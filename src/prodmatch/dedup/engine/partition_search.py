@@ -1,12 +1,20 @@
 """Candidate search and the candidate table by partitions of records, with the same pairs and scores as the
 single-process search of the whole table.
 
-- A :class:`CandidateSearch` searches one partition's queries against one shard of the index and merges a
-  partition's results over every shard (top-k merged across shards, ties broken by index position as
-  :meth:`~prodmatch.search.neighbours.Neighbours.top_k` does, so the merge is the whole-table top-k).
-  :func:`candidate_search` picks the plan for a recipe source: today :class:`ShardedExactTfidf` (the exact
-  sparse top-k: each shard's products are exact and independent of the other shards). A sub-quadratic
-  source (blocking, issue 24 item 1) plugs in as another plan with the same two methods.
+- A search plan submits a source's search tasks: :meth:`prepare` once per table (a handle every search task
+  of the plan shares, or None), then :meth:`submit` once per query partition (a handle of the partition's
+  :class:`~prodmatch.search.neighbours.Neighbours`, global positions). :func:`candidate_search` picks the
+  plan of a recipe source:
+
+  - :class:`ShardedExactTfidf` (no ``blocking:``): the exact sparse top-k, the partition's queries against
+    every shard (each shard's products are exact and independent of the other shards), merged: top-k across
+    shards, ties broken by index position as :meth:`~prodmatch.search.neighbours.Neighbours.top_k` does, so
+    the merge is the whole-table top-k. Nothing shared; p^2 small tasks.
+  - :class:`BlockedTfidf` (``blocking:``): :func:`~prodmatch.search.blocked.blocked_topk`. Its keys' caps
+    are global (a key's list holds the ``cap`` postings of the whole table that weigh most on it), so one
+    task stacks every partition's TF-IDF rows and builds the :class:`~prodmatch.search.blocking.BlockingIndex`
+    once; then one task per query partition searches its rows against it. The same pairs as the single
+    process, by construction -- at the price of O(table) memory on the workers that search (see the class).
 - :func:`own_pairs`: a partition's proposals of every source in one table (as
   :meth:`~prodmatch.match.candidates.CandidateTable.from_sources`), each pair's rank among its record's
   candidates and each record's figures (best, k-th, density): all depend on the record's own proposals only.
@@ -22,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from prodmatch.dedup.engine.pair_features import PairTable
 from prodmatch.dedup.engine.rows import RowBlock
@@ -29,6 +38,8 @@ from prodmatch.errors import ArgumentError
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.pair.features import KTH_RANK, density_levels
 from prodmatch.match.pair.neighbourhood import density, ranks_within_rows, sorted_unique, value_at_rank
+from prodmatch.search.blocked import blocked_topk
+from prodmatch.search.blocking import BlockingIndex
 from prodmatch.search.neighbours import Neighbours
 from prodmatch.search.sources import TfidfSource
 from prodmatch.search.tfidf import sparse_topk
@@ -44,6 +55,14 @@ class ShardedExactTfidf:
     def name(self) -> str:
         return self.source.name
 
+    def prepare(self, runner, blocks: list, n: int) -> None:
+        """Nothing shared: each shard is a partition's own rows."""
+        return None
+
+    def submit(self, runner, shared, queries, bounds: tuple[int, int], blocks: list, n: int):
+        """The partition's search against every shard, then the merge: a handle of its Neighbours."""
+        return runner.submit(self.merge, [runner.submit(self.search, queries, shard, n) for shard in blocks], n)
+
     def search(self, queries: RowBlock, shard: RowBlock, n: int) -> Neighbours:
         """The partition's best ``k`` in one shard (global positions)."""
         column = f"vec:{self.name}"
@@ -56,10 +75,75 @@ class ShardedExactTfidf:
         return Neighbours.concat(parts, n, n).top_k(self.source.k)
 
 
-def candidate_search(source) -> ShardedExactTfidf:
+@dataclass
+class BlockedIndex:
+    """The whole table's TF-IDF rows of one source and their blocking keys (what every search task reads)."""
+
+    index: BlockingIndex
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """The TF-IDF rows: the token keys themselves, so the matrix is held (and sent to a worker) once."""
+        return self.index.tokens.keys
+
+    @property
+    def nbytes(self) -> int:
+        return self.index.nbytes
+
+
+@dataclass
+class BlockedTfidf:
+    """A TF-IDF source's top-k by blocking: one index of the whole table, one search task per query partition.
+
+    Memory, honestly: the index task holds every row's TF-IDF row and the keys built from it (the token lists
+    are the matrix itself, capped and transposed, and up to ``pair_tokens * (pair_tokens - 1) / 2`` pair keys
+    per row, likewise) -- O(table) key lists, never pairs (:attr:`BlockedIndex.nbytes`). Dask copies that
+    handle once to each worker that runs a search task, so every such worker holds it beside its partitions:
+    measured on Shopee titles, ~460 bytes per row for a word source and ~2,800 for a char_wb 3-4 source
+    (docs/scale.md), i.e. ~3.3 GB per searching worker at 1M rows for dedup-large -- not for a 100M-row cluster. There the keys would be
+    shuffled instead: each row's (key, weight) entries by a hash of the key, each key's capped list built on
+    the shard that owns the key, the candidate pairs each list gives sent back to the query's partition by a
+    second shuffle, and scored there against the candidates' rows fetched by a third (docs/scale.md). The
+    caps stay global, so the pairs would stay the single process's.
+    """
+
+    source: TfidfSource
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def prepare(self, runner, blocks: list, n: int):
+        """A handle of the :class:`BlockedIndex`: each partition's TF-IDF rows taken where they are, stacked
+        and indexed in one task."""
+        column = f"vec:{self.name}"
+        rows = [runner.submit(block_column, block, column) for block in blocks]
+        return runner.submit(blocked_index, rows, self.source)
+
+    def submit(self, runner, shared, queries, bounds: tuple[int, int], blocks: list, n: int):
+        """One task: the partition's records (global positions ``bounds``) searched against the whole table."""
+        return runner.submit(self.search, shared, *bounds)
+
+    def search(self, shared: BlockedIndex, start: int, stop: int) -> Neighbours:
+        """:func:`~prodmatch.search.blocked.blocked_topk` of the records ``start..stop`` (global positions)."""
+        source = self.source
+        return blocked_topk(shared.matrix, k=source.k, min_score=source.min_score, config=source.blocking,
+                            rows=np.arange(start, stop, dtype=np.int64), index=shared.index)
+
+
+def block_column(block: RowBlock, column: str):
+    return block[column]
+
+
+def blocked_index(rows: list[sp.csr_matrix], source: TfidfSource) -> BlockedIndex:
+    """Partitions' TF-IDF rows stacked in partition order (the single process's matrix) and their keys."""
+    return BlockedIndex(BlockingIndex.build(sp.vstack(rows, format="csr", dtype=np.float32), source.blocking))
+
+
+def candidate_search(source) -> ShardedExactTfidf | BlockedTfidf:
     """The partitioned search plan of a recipe source; a source no plan covers is refused (one line)."""
-    if isinstance(source, TfidfSource) and source.blend is None and getattr(source, "blocking", None) is None:
-        return ShardedExactTfidf(source)
+    if isinstance(source, TfidfSource) and source.blend is None:
+        return ShardedExactTfidf(source) if source.blocking is None else BlockedTfidf(source)
     what = ("a neighbourhood-blended TF-IDF source" if isinstance(source, TfidfSource) and source.blend is not None
             else f"a {source.kind} source")
     raise ArgumentError(f"--engine dask searches TF-IDF sources without blending; source {source.name!r} is {what}: "

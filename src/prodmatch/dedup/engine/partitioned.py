@@ -6,8 +6,9 @@ Per partition P of consecutive records (``bounds``), the tasks are:
 1. its records' inputs (cleaned titles, fields) and its term counts (:func:`~prodmatch.dedup.engine.rows.count_partition`);
    the counts merged in a tree, fitted once (:func:`~prodmatch.dedup.engine.rows.fit_plan`);
 2. its rows (:func:`~prodmatch.dedup.engine.rows.row_block`: TF-IDF rows -- the index shard of P --, token rows);
-3. per source, P's queries against every shard, merged (:mod:`~prodmatch.dedup.engine.partition_search`);
-   P's proposals, ranks and per-record figures;
+3. per source, P's search by the source's plan (:mod:`~prodmatch.dedup.engine.partition_search`: exact,
+   P's queries against every shard, merged; or by blocking, P's queries against one index of the whole
+   table); P's proposals, ranks and per-record figures;
 4. P's pairs: its proposals and the reverse of every other partition's proposals of P's records;
 5. the rows P's pairs read, taken from each partition, then P's pair features in chunks of
    :data:`FEATURE_CHUNK` pairs, each predicted and dropped (only the probabilities stay);
@@ -118,10 +119,6 @@ def _with_stats(block: RowBlock, own) -> RowBlock:
     return block.with_columns(own[1])
 
 
-def _merged(plan, parts: list, n: int):
-    return plan.merge(parts, n)
-
-
 def _partition_pairs(own, reverses: list, n: int) -> PairTable:
     return partition_pairs(own[0], reverses, n)
 
@@ -211,12 +208,14 @@ def load_partitioned(runner, table: DedupTable, sources: list, partitions: int, 
     seconds["fit_and_rows"] = time.perf_counter() - started
     del features, counted, counts, tables
     started = time.perf_counter()
+    shared = {plan_.name: plan_.prepare(runner, blocks, n) for plan_ in plans}
     own = []
     for queries, (a, b) in zip(blocks, bounds):
-        found = {plan_.name: runner.submit(_merged, plan_, [runner.submit(plan_.search, queries, shard, n)
-                                                             for shard in blocks], n) for plan_ in plans}
+        found = {plan_.name: plan_.submit(runner, shared[plan_.name], queries, (a, b), blocks, n)
+                 for plan_ in plans}
         own.append(runner.submit(_own, found, a, b, sources))
         in_window(runner, own)
+    del shared  # a blocked plan's index is freed once its searches are done
     blocks = [runner.submit(_with_stats, block, o) for block, o in zip(blocks, own)]
     pairs = [runner.submit(_partition_pairs, own[p], [runner.submit(_reverse_part, o, a, b) for o in own], n)
              for p, (a, b) in enumerate(bounds)]
