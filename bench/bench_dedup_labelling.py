@@ -5,7 +5,6 @@ of 10) on the train half; after each budget of answers the model trained on them
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from prodmatch.dedup.flow import DedupOptions, run_dedup

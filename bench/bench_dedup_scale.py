@@ -183,7 +183,8 @@ def main() -> int:
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "shopee"))
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--engine", choices=ENGINES, default="single")
-    parser.add_argument("--recipe", default="text-phash", help="whose tfidf source is searched (with its blocking: section, else the default one)")
+    parser.add_argument("--recipe", default="text-phash",
+                        help="whose tfidf source is searched (with its blocking: section, else the default one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-queries", type=int, default=2000, help="query rows searched exactly for recall")
     parser.add_argument("--exact-max-rows", type=int, default=100_000,

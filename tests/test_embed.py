@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prodmatch.data import DataDir
-from prodmatch.errors import InputError
 from prodmatch.artifacts.weights import fold_dirs
+from prodmatch.data import DataDir
 from prodmatch.embed import embed_frame, embed_runs, embed_with_folds, load_run
+from prodmatch.errors import InputError
+from prodmatch.models.inputs import ImageReadWarning
 from prodmatch.search.dense import l2_normalize
 from prodmatch.train.config import load_config
-from prodmatch.models.inputs import ImageReadWarning
 from prodmatch.train.loop import train_fold
 from tests.train.conftest import TINY_IMAGE
 from tests.train.toydata import make_toy_dataset

@@ -86,7 +86,7 @@ def arch_supported(capability: tuple[int, int], arch_list) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def check_cuda(index: int = 0) -> CudaCheck:
     """Whether ``cuda:<index>`` can run this torch build's kernels (cached: the answer does not change)."""
     try:

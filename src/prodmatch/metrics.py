@@ -14,8 +14,8 @@ threshold sweep over ~1M candidate pairs vectorised.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -62,10 +62,9 @@ def test_real_data_union_reaches_the_target(shopee_dir, tmp_path):
 
 
 def test_size_curve_needs_pools_of_a_useful_size(tmp_path):
-    from tests.conftest import write_tiny_kaggle_dir
-
     from prodmatch.cv.size_curve import tune_size_curve
     from prodmatch.search.features import Features
+    from tests.conftest import write_tiny_kaggle_dir
 
     small = DataDir.of(write_tiny_kaggle_dir(tmp_path / "small", n_groups=40)).read_train()
     curve, rows = tune_size_curve(Features.from_frame(small), small["label_group"].to_numpy(), load_recipe("text-phash"))

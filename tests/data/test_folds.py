@@ -6,7 +6,6 @@ import pytest
 
 from prodmatch.data import DataValidationError, assign_folds, fold_of_group, read_folds, write_folds
 
-
 GOLDEN_FOLDS = [4, 1, 0, 3, 0]
 
 

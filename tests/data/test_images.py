@@ -3,7 +3,6 @@
 import io
 
 import pytest
-
 from PIL import Image
 
 from prodmatch.data.images import image_file_problem, unusable_images

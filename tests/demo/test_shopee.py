@@ -13,9 +13,9 @@ from PIL import Image
 
 from prodmatch.cli import main
 from prodmatch.data import DataDir, assign_folds, clean_title, read_sample_submission
+from prodmatch.data.validation import SUBMISSION_COLUMNS, TEST_COLUMNS, TRAIN_COLUMNS
 from prodmatch.demo import shopee as demo_module
 from prodmatch.demo.shopee import generate_demo
-from prodmatch.data.validation import SUBMISSION_COLUMNS, TEST_COLUMNS, TRAIN_COLUMNS
 
 FIXTURE_ARGS = dict(n_products=40, seed=0, image_size=64)  # what conftest's demo_dir fixture generates
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from prodmatch.models.transforms import eval_transform, train_transform
 from prodmatch.models.inputs import GREY, ImageReadWarning, ImageRows, TextCollate, length_batches, read_image
+from prodmatch.models.transforms import eval_transform, train_transform
 
 
 def test_missing_and_broken_images_become_grey_with_a_warning_naming_the_file(tmp_path):

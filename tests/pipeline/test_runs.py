@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from prodmatch.artifacts.oof import write_oof_embeddings
-from prodmatch.match.policy import MatchPolicy
 from prodmatch.errors import MissingInputError
+from prodmatch.match.policy import MatchPolicy
 from prodmatch.pipeline.runs import (
     check_policy_runs,
     image_embeddings,

@@ -146,8 +146,9 @@ def test_phash_grid_and_thumbnails(tmp_path):
     assert bits.shape == (8, 8) and bits[0, 0] and bits[7, 7] and bits.sum() == 2
     assert phash_bits("not-a-hash") is None and phash_grid_uri("123") is None
     mime, payload = decode_data_uri(phash_grid_uri("f0f0f0f0f0f0f0f0"))
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     with Image.open(io.BytesIO(payload)) as image:
         assert mime == "image/png" and image.size == (48, 48)

@@ -4,8 +4,14 @@ import pytest
 
 from prodmatch.data.titles import clean_titles
 from prodmatch.search.blending import BlendConfig
-from prodmatch.search.blocked import (BYTES_PER_CANDIDATE, MAX_BLOCK_ROWS, MIN_BLOCK_ROWS, block_rows_for,
-                                      blocked_topk, top_k_grouped)
+from prodmatch.search.blocked import (
+    BYTES_PER_CANDIDATE,
+    MAX_BLOCK_ROWS,
+    MIN_BLOCK_ROWS,
+    block_rows_for,
+    blocked_topk,
+    top_k_grouped,
+)
 from prodmatch.search.blocking import BlockingConfig, document_frequency
 from prodmatch.search.features import Features
 from prodmatch.search.neighbours import Neighbours

@@ -3,8 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from prodmatch.errors import ArgumentError
-from prodmatch.search.blocking import (BlockingConfig, BlockingIndex, capped_lists, check_matrix, document_frequency,
-                                       pair_keys)
+from prodmatch.search.blocking import BlockingConfig, BlockingIndex, capped_lists, check_matrix, document_frequency, pair_keys
 
 
 def csr(dense):

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from prodmatch.search.dense import (
-    FaissBackend, NumpyBackend, TorchBackend, check_embeddings, create_backend, dense_neighbours, l2_normalize,
+    FaissBackend,
+    NumpyBackend,
+    TorchBackend,
+    check_embeddings,
+    create_backend,
+    dense_neighbours,
+    l2_normalize,
 )
 
 

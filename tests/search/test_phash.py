@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 
 from prodmatch.search.phash import (
-    _faiss_range_search, _numpy_range_search, phash_neighbours, phash_to_bytes, score_to_distance,
+    _faiss_range_search,
+    _numpy_range_search,
+    phash_neighbours,
+    phash_to_bytes,
+    score_to_distance,
 )
 
 

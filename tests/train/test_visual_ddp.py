@@ -15,10 +15,10 @@ from tests.train.conftest import REPO, TINY_IMAGE
 
 @pytest.mark.slow
 def test_torchrun_two_processes_visual_task_with_heads(tmp_path):
-    from prodmatch.visual.layout import VisualSearchDir
-    from prodmatch.visual.demo import generate_visual_demo
     from prodmatch.embed import embed_frame, load_run
+    from prodmatch.visual.demo import generate_visual_demo
     from prodmatch.visual.exact import exact_neighbours
+    from prodmatch.visual.layout import VisualSearchDir
     from prodmatch.visual.metrics import mar_at_k
 
     data_dir = generate_visual_demo(tmp_path / "demo", n_products=16, seed=2, image_size=40).out_dir

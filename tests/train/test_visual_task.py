@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from prodmatch.train.config import load_config
-from prodmatch.train.loop import train_fold
 from prodmatch.train.evaluators import level_accuracy
+from prodmatch.train.loop import train_fold
 from prodmatch.train.tasks import TASKS, create_task
 from prodmatch.train.visual_task import queried_products, split_visual
 from tests.train.conftest import TINY_IMAGE
@@ -64,9 +64,9 @@ def test_visual_run_outputs_and_metrics(heads_run):
 
 def test_mar_recomputed_from_the_saved_model(heads_run, visual_dir):
     """The logged MAR@10 is what the saved encoder gives with exact search (an independent computation)."""
-    from prodmatch.visual.layout import VisualSearchDir
     from prodmatch.embed import embed_frame, load_run
     from prodmatch.visual.exact import exact_neighbours
+    from prodmatch.visual.layout import VisualSearchDir
     from prodmatch.visual.metrics import mar_at_k
 
     config, metrics = heads_run
@@ -138,11 +138,11 @@ def test_cached_frozen_training_embeds_the_same_at_index_build_time(visual_dir, 
     are what index build / eval give with the whole saved encoder on the photos."""
     from prodmatch.embed import embed_frame, load_run
     from prodmatch.models.build import build_encoder
+    from prodmatch.train.loop import seed_everything
     from prodmatch.visual.build import BuildSpec, build_index
     from prodmatch.visual.evaluate import EvalSpec, evaluate_index
     from prodmatch.visual.identity import ModelChoice
     from prodmatch.visual.model import Runtime
-    from prodmatch.train.loop import seed_everything
 
     config = _config(visual_dir, tmp_path / "w", freeze_layers=3, cached_views=2, tta=True, baselines=True,
                      head_init="class_mean", hierarchy_weights=[1.0, 0.5, 0.5])

@@ -9,8 +9,8 @@ from PIL import Image
 
 from prodmatch.cli import main as cli_main
 from prodmatch.demo.catalog import CATEGORIES
-from prodmatch.visual.layout import VisualSearchDir
 from prodmatch.visual.demo import TAXONOMY, category_path, generate_visual_demo
+from prodmatch.visual.layout import VisualSearchDir
 
 
 def digest(root):

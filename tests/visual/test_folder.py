@@ -110,8 +110,8 @@ def test_a_manifest_prodmatch_did_not_write_is_one_error(tmp_path, change, messa
 
 
 def test_evaluation_round_trip_and_other_files_refused(tmp_path):
-    from prodmatch.visual.folder import read_evaluation, write_evaluation
     from prodmatch.errors import MissingInputError
+    from prodmatch.visual.folder import read_evaluation, write_evaluation
 
     report = {"rows": [{"kind": "exact", "category": "none", "mar_at_10": 0.25}], "n_queries": 3}
     write_evaluation(tmp_path / "eval.json", report)

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from prodmatch.visual.metrics import (
-    GroundTruth, hit_matrix, mar_at_k, neighbour_recall, recall_at_k, retrieval_scores,
+    GroundTruth,
+    hit_matrix,
+    mar_at_k,
+    neighbour_recall,
+    recall_at_k,
+    retrieval_scores,
 )
 
 # 3 queries with 1, 3 and 12 true matches in an index of 30

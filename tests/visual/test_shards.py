@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 
 from prodmatch.visual.shards import (
-    ShardPlan, assemble_shards, embed_shards, missing_shards, rank_from_env, read_shard, shards_of_rank,
+    ShardPlan,
+    assemble_shards,
+    embed_shards,
+    missing_shards,
+    rank_from_env,
+    read_shard,
+    shards_of_rank,
 )
 
 

@@ -68,7 +68,7 @@ class MatcherSummary:
                 "facts": [list(f) for f in self.facts], "importances": self.importances}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MatcherSummary":
+    def from_dict(cls, data: dict) -> MatcherSummary:
         return cls(data["kind"], data["label"], _score(data["score"]), _score(data.get("nested")),
                    MatchPolicy.from_dict(data["policy"]), list(data["rows"]), dict(data.get("figures") or {}),
                    [tuple(f) for f in data.get("facts") or []], dict(data.get("importances") or {}))
@@ -122,7 +122,7 @@ class CVSummary:
                 "meta": self.meta, "test_size": self.test_size}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CVSummary":
+    def from_dict(cls, data: dict) -> CVSummary:
         if data.get("format", 1) == 1:
             return _summary_from_format_1(data)
         matchers = [MatcherSummary.from_dict(m) for m in data["matchers"]]
@@ -173,7 +173,7 @@ def _jsonable_row(row: dict) -> dict:
     return {**row, "threshold": threshold}
 
 
-def write_cv_folder(out: str | Path, summary: "CVSummary", thresholds: Thresholds, curves: dict, candidates: Candidates,
+def write_cv_folder(out: str | Path, summary: CVSummary, thresholds: Thresholds, curves: dict, candidates: Candidates,
                     oof_predictions: pd.DataFrame) -> Path:
     """Write the whole folder at once (see the module doc); an existing CV folder at ``out`` is replaced."""
     out = check_cv_folder_out(out)

@@ -49,7 +49,7 @@ class Thresholds:
             raise ValueError(f"the chosen matcher {self.chosen!r} is not among {kinds}")
 
     @classmethod
-    def union_only(cls, recipe: Recipe, policy, size_curve=None, tuned_on: dict | None = None) -> "Thresholds":
+    def union_only(cls, recipe: Recipe, policy, size_curve=None, tuned_on: dict | None = None) -> Thresholds:
         """Thresholds of the union rule alone (e.g. written by hand, or by a CV without other rules)."""
         from prodmatch.match.union import UnionMatcher
 

@@ -50,7 +50,7 @@ class StageTimings:
             if gpu is not None:
                 self.peak_gpu_gb[name] = gpu
 
-    def finish(self) -> "StageTimings":
+    def finish(self) -> StageTimings:
         self.total_seconds = time.perf_counter() - self.started
         return self
 
@@ -67,7 +67,7 @@ class StageTimings:
                 "total_seconds": round(self.total_seconds, 3)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "StageTimings":
+    def from_dict(cls, data: dict) -> StageTimings:
         return cls(int(data.get("n_test", 0)), str(data.get("recipe", "")), dict(data.get("seconds", {})),
                    dict(data.get("search_seconds", {})), dict(data.get("peak_rss_gb_after_stage", {})),
                    dict(data.get("peak_gpu_gb_after_stage", {})), float(data.get("total_seconds", 0.0)))

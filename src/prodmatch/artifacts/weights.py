@@ -46,7 +46,7 @@ class FoldFiles:
     path: Path
 
     @classmethod
-    def of(cls, weights_dir: str | Path, run_name: str, fold: int) -> "FoldFiles":
+    def of(cls, weights_dir: str | Path, run_name: str, fold: int) -> FoldFiles:
         return cls(Path(weights_dir) / run_name / f"fold{fold}")
 
     @property

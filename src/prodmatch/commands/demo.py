@@ -6,6 +6,7 @@ import argparse
 
 from prodmatch.demo.shopee import DEFAULT_IMAGE_SIZE, DEFAULT_N_PRODUCTS, DEFAULT_TEST_FRACTION, generate_demo
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder to create (train.csv, test.csv, ..., *_images/)")
     parser.add_argument("--n-products", type=int, default=DEFAULT_N_PRODUCTS,

@@ -39,7 +39,6 @@ from prodmatch.visual.registry import (
 )
 
 
-
 def _add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder to create (index.csv, queries.csv, ground_truth.csv, "
                                                      "index_images/, query_images/)")

@@ -30,7 +30,7 @@ def fold_of_group(label_group, n_folds: int = DEFAULT_N_FOLDS, salt: str = "") -
     """Fold of one label_group: the first 8 bytes of md5(salt + str(group)) modulo ``n_folds``."""
     if n_folds < 2:
         raise ArgumentError(f"n_folds must be >= 2, got {n_folds}")
-    digest = hashlib.md5(f"{salt}{label_group}".encode("utf-8")).digest()
+    digest = hashlib.md5(f"{salt}{label_group}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % n_folds
 
 

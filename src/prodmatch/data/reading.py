@@ -145,7 +145,7 @@ class DataDir:
     root: Path
 
     @classmethod
-    def of(cls, root: str | Path) -> "DataDir":
+    def of(cls, root: str | Path) -> DataDir:
         root = Path(root)
         if not root.is_dir():
             raise DataValidationError(root, "data directory not found")

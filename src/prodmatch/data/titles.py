@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 _ESCAPED_RUN = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
 _SPACES = re.compile(r"\s+")

@@ -47,15 +47,15 @@ class Edges:
     def __len__(self) -> int:
         return len(self.a)
 
-    def select(self, keep: np.ndarray) -> "Edges":
+    def select(self, keep: np.ndarray) -> Edges:
         return Edges(self.a[keep], self.b[keep], self.score[keep], self.n)
 
-    def across(self, sources: np.ndarray) -> "Edges":
+    def across(self, sources: np.ndarray) -> Edges:
         """Only the pairs whose records come from different sources."""
         sources = np.asarray(sources)
         return self.select(sources[self.a] != sources[self.b])
 
-    def among(self, rows: np.ndarray) -> "Edges":
+    def among(self, rows: np.ndarray) -> Edges:
         """Only the pairs with both records in ``rows`` (bool per record)."""
         return self.select(rows[self.a] & rows[self.b])
 

@@ -49,7 +49,7 @@ class Decision:
         return {"threshold": float(self.threshold), "clustering": self.clustering, "fallback": self.fallback}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Decision":
+    def from_dict(cls, data: dict) -> Decision:
         return cls(float(data["threshold"]), str(data["clustering"]), data.get("fallback"))
 
 

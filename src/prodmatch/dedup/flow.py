@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,9 +29,9 @@ from prodmatch.data.validation import DataWarning
 from prodmatch.dedup.apply import columns_for_model, size_warning
 from prodmatch.dedup.clustering import Clustered, Edges, edges_from_table, split_large, table_positions
 from prodmatch.dedup.decision import Decision, DecisionWarning, TunedDecision, collapse_warning
+from prodmatch.dedup.encoder import title_embeddings
 from prodmatch.dedup.engine import open_engine
 from prodmatch.dedup.engine.base import Engine
-from prodmatch.dedup.encoder import title_embeddings
 from prodmatch.dedup.images import table_phashes
 from prodmatch.dedup.labels import Labels, read_labels
 from prodmatch.dedup.metrics import DedupScore, dedup_score
@@ -53,8 +53,7 @@ from prodmatch.dedup.sources import ENCODER_EMBEDDING, ChosenSources, choose_sou
 from prodmatch.dedup.table import Columns, DedupTable
 from prodmatch.dedup.train import Trained, check_trainable, fit_on_answers, restrict, train_on_candidates
 from prodmatch.dedup.vocab import APPLIED, BEST_EDGE, CSV, ONE_TO_ONE, SINGLE, TRAINED, ZERO_LABEL
-from prodmatch.dedup.zero_label import ZERO_LABEL_SPEC, ZeroLabelRule, zero_label_decision, zero_label_reasons, \
-    zero_label_scores
+from prodmatch.dedup.zero_label import ZERO_LABEL_SPEC, ZeroLabelRule, zero_label_decision, zero_label_reasons, zero_label_scores
 from prodmatch.errors import ArgumentError
 from prodmatch.fileio import atomic_dir
 from prodmatch.match.pair.matching import predict_probability

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ from prodmatch.dedup.apply import predict_edges
 from prodmatch.dedup.clustering import Clustered, Edges, components, rule_positions, split_large
 from prodmatch.dedup.decision import DecisionWarning, collapse_warning
 from prodmatch.dedup.encoder import title_embeddings
-from prodmatch.dedup.flow import DedupResult, Matching, OUR_WARNINGS, build_summary, kept_reasons, write_results
+from prodmatch.dedup.flow import OUR_WARNINGS, DedupResult, Matching, build_summary, kept_reasons, write_results
 from prodmatch.dedup.images import table_phashes
 from prodmatch.dedup.outputs import PAIRS, catalogue_path, check_formats, check_out_dir
 from prodmatch.dedup.saved import read_model

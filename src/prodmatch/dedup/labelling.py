@@ -15,9 +15,10 @@ on them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ class Session:
     candidates: PairCandidates
 
     @classmethod
-    def open(cls, table: DedupTable, images_dir=None) -> "Session":
+    def open(cls, table: DedupTable, images_dir=None) -> Session:
         chosen = choose_sources(table, ZERO_LABEL_SPEC, "none", table_phashes(table, images_dir))
         features = table.features(chosen.phashes, {ENCODER_EMBEDDING: title_embeddings(table.features().titles)})
         return cls(table, pair_candidates(features, chosen.recipe.sources))

@@ -30,7 +30,7 @@ class PairScore:
         return asdict(self)
 
     @classmethod
-    def from_counts(cls, tp: int, predicted: int, actual: int) -> "PairScore":
+    def from_counts(cls, tp: int, predicted: int, actual: int) -> PairScore:
         precision = tp / predicted if predicted else 0.0
         recall = tp / actual if actual else 0.0
         f1 = 2 * tp / (predicted + actual) if predicted + actual else 0.0

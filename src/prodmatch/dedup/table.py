@@ -79,7 +79,7 @@ class Columns:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Columns":
+    def from_dict(cls, data: dict) -> Columns:
         return cls(data["id"], data["title"], tuple(data.get("texts") or ()), data.get("brand"),
                    tuple(data.get("numbers") or ()), data.get("image"), data.get("source"))
 
@@ -174,7 +174,7 @@ class DedupTable:
         return Features(self.ids, clean_titles(self.frame[self.columns.title]), phashes, dict(embeddings or {}),
                         fields=PostingFields(texts, numbers))
 
-    def subset(self, index: np.ndarray) -> "DedupTable":
+    def subset(self, index: np.ndarray) -> DedupTable:
         return DedupTable(self.path, self.columns, self.frame.iloc[index].reset_index(drop=True),
                           {k: v[index] for k, v in self.numbers.items()})
 

@@ -31,7 +31,7 @@ class CandidateTable:
         return len(self.rows)
 
     @classmethod
-    def from_sources(cls, sources: dict[str, Neighbours]) -> "CandidateTable":
+    def from_sources(cls, sources: dict[str, Neighbours]) -> CandidateTable:
         if not sources:
             raise ValueError("at least one candidate source is needed")
         shapes = {(nb.n_query, nb.n_index) for nb in sources.values()}
@@ -56,7 +56,7 @@ class CandidateTable:
         except KeyError:
             raise KeyError(f"unknown source {source!r}; table has {self.sources}") from None
 
-    def subset(self, keep_rows: np.ndarray) -> "CandidateTable":
+    def subset(self, keep_rows: np.ndarray) -> CandidateTable:
         """The square sub-table over the rows in ``keep_rows`` (bool mask), renumbered 0..m-1.
 
         Pairs that leave the subset are dropped, so use it on tables whose pairs stay inside groups of rows

@@ -74,5 +74,5 @@ class SizeForecast:
         return {"sizes": [float(s) for s in self.sizes], "f1": [float(v) for v in self.f1]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SizeForecast":
+    def from_dict(cls, data: dict) -> SizeForecast:
         return cls([float(s) for s in data["sizes"]], [float(v) for v in data["f1"]])

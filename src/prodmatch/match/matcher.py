@@ -11,8 +11,9 @@ in :mod:`prodmatch.match.kinds`, not a new branch anywhere else.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -100,7 +101,7 @@ class Matcher(Protocol):
     def unavailable(self) -> str | None:
         """Why this rule cannot run here (e.g. a library it needs is missing), or None."""
 
-    def for_test_size(self, n_rows: int) -> "Matcher":
+    def for_test_size(self, n_rows: int) -> Matcher:
         """The rule for ``n_rows`` postings searched together (itself where it does not move with the size)."""
 
     def match(self, features: Features, sources: list) -> Matched:

@@ -41,7 +41,7 @@ class MatchPolicy:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MatchPolicy":
+    def from_dict(cls, data: dict) -> MatchPolicy:
         data = dict(data)
         data["thresholds"] = {k: (np.inf if v is None else float(v)) for k, v in data["thresholds"].items()}
         data["min2_floor"] = -np.inf if data.get("min2_floor") is None else float(data["min2_floor"])

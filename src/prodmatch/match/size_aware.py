@@ -30,7 +30,6 @@ import numpy as np
 
 from prodmatch.match.policy import MatchPolicy
 
-
 MAX_EXTRAPOLATED_DOUBLINGS = 2.0  # a fitted slope is never carried further past the largest pool tuned
 DEFAULT_CEILING = 1.0  # every score scale so far tops out at 1 (cosine, 1 - Hamming/64)
 
@@ -111,6 +110,6 @@ class SizeCurve:
                 "slopes_per_doubling": self.slopes()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SizeCurve":
+    def from_dict(cls, data: dict) -> SizeCurve:
         return cls([float(s) for s in data["sizes"]], [MatchPolicy.from_dict(p) for p in data["policies"]],
                    list(data["drifting"]), data.get("alone"), data.get("ceilings"))

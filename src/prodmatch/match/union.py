@@ -27,7 +27,7 @@ class UnionMatcher:
     def unavailable(self) -> str | None:
         return None
 
-    def for_test_size(self, n_rows: int) -> "UnionMatcher":
+    def for_test_size(self, n_rows: int) -> UnionMatcher:
         if self.size_curve is None:
             return self
         return UnionMatcher(self.size_curve.policy_for(n_rows))
@@ -57,6 +57,6 @@ class UnionMatcher:
                 "size_curve": None if self.size_curve is None else self.size_curve.as_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "UnionMatcher":
+    def from_dict(cls, data: dict) -> UnionMatcher:
         curve = data.get("size_curve")
         return cls(MatchPolicy.from_dict(data["policy"]), None if not curve else SizeCurve.from_dict(curve))

@@ -28,8 +28,8 @@ grows with inconsistency. Defaults ``level_weights = 1``, ``dependence_weight = 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -174,7 +174,7 @@ class HierarchicalHeads(nn.Module):
                 "penalty_base": self.penalty_base}
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "HierarchicalHeads":
+    def from_spec(cls, spec: dict) -> HierarchicalHeads:
         return cls(**spec)
 
 
@@ -197,7 +197,7 @@ class CategoryPredictor:
     classes: list[list[str]]
 
     @classmethod
-    def from_payload(cls, payload: dict) -> "CategoryPredictor":
+    def from_payload(cls, payload: dict) -> CategoryPredictor:
         heads = HierarchicalHeads.from_spec(payload["spec"])
         heads.load_state_dict(payload["state_dict"], strict=True)
         return cls(heads.eval(), list(payload["levels"]), [list(c) for c in payload["classes"]])

@@ -29,7 +29,7 @@ class CVInputs:
     notes: list[str]
     train_fingerprint: str = ""  # of the whole train.csv (prodmatch.data.fingerprint), before rows are left out
 
-    def only_folds(self, folds: list[int]) -> "CVInputs":
+    def only_folds(self, folds: list[int]) -> CVInputs:
         keep = np.isin(self.folds, folds)
         if not keep.any():
             raise ArgumentError(f"no train rows in folds {folds} (folds present: {sorted(set(self.folds.tolist()))})")

@@ -86,7 +86,7 @@ class Recipe:
         """Sources whose best threshold rises with the number of postings searched (size-aware thresholds)."""
         return [source.name for source in self.sources if source.size_drift]
 
-    def restrict_to(self, available: set[str] | list[str]) -> tuple["Recipe", list[str]]:
+    def restrict_to(self, available: set[str] | list[str]) -> tuple[Recipe, list[str]]:
         """This recipe without the sources that need an optional embedding not in ``available``.
 
         Returns the new recipe (its spec says what was dropped) and one note per dropped source. A missing

@@ -136,7 +136,7 @@ class KeyLists:
     capped_t: sp.csr_matrix
 
     @classmethod
-    def build(cls, keys: sp.csr_matrix, cap: int) -> "KeyLists":
+    def build(cls, keys: sp.csr_matrix, cap: int) -> KeyLists:
         capped = capped_lists(keys, cap)
         return cls(keys, capped, sp.csr_matrix(keys.T), sp.csr_matrix(capped.T))
 
@@ -161,7 +161,7 @@ class BlockingIndex:
     config: BlockingConfig
 
     @classmethod
-    def build(cls, matrix: sp.csr_matrix, config: BlockingConfig) -> "BlockingIndex":
+    def build(cls, matrix: sp.csr_matrix, config: BlockingConfig) -> BlockingIndex:
         matrix = check_matrix(matrix)
         pairs = None
         if config.pair_tokens:

@@ -56,7 +56,7 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuml_works() -> bool:
     """cuML installed, a usable GPU, and a tiny brute-force kNN through :class:`CumlBackend` right (cached)."""
     if importlib.util.find_spec("cuml") is None or not cuda_usable():
@@ -165,7 +165,7 @@ class CumlBackend:
     block_rows: int = 8192
     name: str = "cuml"
 
-    def prepare(self, index: np.ndarray) -> "FittedNeighbours":
+    def prepare(self, index: np.ndarray) -> FittedNeighbours:
         """A cuML model fitted on the index (it holds the index on the GPU): pass it to :meth:`search` in place
         of the array to search it many times with one upload."""
         from cuml.neighbors import NearestNeighbors

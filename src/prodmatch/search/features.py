@@ -43,7 +43,7 @@ class PostingFields:
         if wrong:
             raise ValueError(f"fields {wrong} do not have one value per posting ({n})")
 
-    def subset(self, index: np.ndarray) -> "PostingFields":
+    def subset(self, index: np.ndarray) -> PostingFields:
         return PostingFields({k: [v[i] for i in index] for k, v in self.texts.items()},
                              {k: v[index] for k, v in self.numbers.items()})
 
@@ -66,7 +66,7 @@ class Features:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, embeddings: dict[str, np.ndarray] | None = None,
-                   usable: dict[str, np.ndarray] | None = None) -> "Features":
+                   usable: dict[str, np.ndarray] | None = None) -> Features:
         embeddings, usable = embeddings or {}, usable or {}
         for name, matrix in embeddings.items():
             if len(matrix) != len(frame):
@@ -83,7 +83,7 @@ class Features:
             usable={name: np.asarray(mask, dtype=bool) for name, mask in usable.items()},
         )
 
-    def subset(self, index: np.ndarray) -> "Features":
+    def subset(self, index: np.ndarray) -> Features:
         return Features(
             posting_ids=self.posting_ids[index],
             titles=[self.titles[i] for i in index],

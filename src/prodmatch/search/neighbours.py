@@ -34,11 +34,11 @@ class Neighbours:
         return len(self.rows)
 
     @classmethod
-    def empty(cls, n_query: int, n_index: int) -> "Neighbours":
+    def empty(cls, n_query: int, n_index: int) -> Neighbours:
         return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32), n_query, n_index)
 
     @classmethod
-    def from_knn(cls, indices: np.ndarray, scores: np.ndarray, n_index: int) -> "Neighbours":
+    def from_knn(cls, indices: np.ndarray, scores: np.ndarray, n_index: int) -> Neighbours:
         """From (n_query, k) arrays as faiss returns them; index -1 marks a missing neighbour."""
         if indices.shape != scores.shape or indices.ndim != 2:
             raise ValueError(f"indices and scores must be equal 2-D arrays, got {indices.shape}, {scores.shape}")
@@ -48,14 +48,14 @@ class Neighbours:
         keep = cols >= 0
         return cls(rows[keep], cols[keep], scores.reshape(-1)[keep].astype(np.float32, copy=False), n_query, n_index)
 
-    def select(self, mask: np.ndarray) -> "Neighbours":
+    def select(self, mask: np.ndarray) -> Neighbours:
         return Neighbours(self.rows[mask], self.cols[mask], self.scores[mask], self.n_query, self.n_index)
 
-    def drop_self(self) -> "Neighbours":
+    def drop_self(self) -> Neighbours:
         """Drop query==index pairs (only meaningful when queries and index are the same set)."""
         return self.select(self.rows != self.cols)
 
-    def top_k(self, k: int) -> "Neighbours":
+    def top_k(self, k: int) -> Neighbours:
         """Keep the k best-scoring pairs of every query (ties broken by index position)."""
         order = np.lexsort((self.cols, -self.scores, self.rows))
         rows = self.rows[order]
@@ -71,7 +71,7 @@ class Neighbours:
         return Neighbours(rows.astype(np.int64), cols.astype(np.int64), self.scores, n_query, n_index)
 
     @staticmethod
-    def concat(parts: list["Neighbours"], n_query: int, n_index: int) -> "Neighbours":
+    def concat(parts: list[Neighbours], n_query: int, n_index: int) -> Neighbours:
         if not parts:
             return Neighbours.empty(n_query, n_index)
         return Neighbours(

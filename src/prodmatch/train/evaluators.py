@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from prodmatch.models.image import ImageEncoder
-from prodmatch.visual.exact import exact_neighbours
 from prodmatch.train.score import Score
 from prodmatch.train.validate import held_out_score, training_free_score
+from prodmatch.visual.exact import exact_neighbours
 from prodmatch.visual.metrics import MAR_K, retrieval_scores
 
 

@@ -27,11 +27,11 @@ import pandas as pd
 import torch
 
 from prodmatch.data.validation import DataValidationError
-from prodmatch.visual.layout import CategoryTree, VisualSearchDir
 from prodmatch.errors import ArgumentError
 from prodmatch.models.hierarchy import HierarchicalHeads, HierarchicalMetricModel, hierarchy_payload
 from prodmatch.train.evaluators import MarEvaluator
 from prodmatch.train.task import Split, TrainTask
+from prodmatch.visual.layout import CategoryTree, VisualSearchDir
 from prodmatch.visual.metrics import GroundTruth
 
 PRODUCT_COLUMN = "product_id"

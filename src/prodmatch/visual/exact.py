@@ -59,7 +59,7 @@ class DeviceScan:
     n_rows: int
 
     @classmethod
-    def of(cls, backend, vectors: np.ndarray) -> "DeviceScan":
+    def of(cls, backend, vectors: np.ndarray) -> DeviceScan:
         return cls(backend, backend.prepare(vectors), len(vectors))
 
     @property

@@ -74,7 +74,7 @@ class IndexManifest:
     def status(self) -> str:
         return STATUS_EMBEDDING if self.built is None else STATUS_COMPLETE
 
-    def same_embeddings(self, other: "IndexManifest") -> bool:
+    def same_embeddings(self, other: IndexManifest) -> bool:
         """Whether ``other`` embeds the same rows with the same model into the same shards (a build to resume)."""
         return (self.model, self.data_dir, self.n_rows, self.shard_rows) == \
             (other.model, other.data_dir, other.n_rows, other.shard_rows)
@@ -87,7 +87,7 @@ class IndexManifest:
                 "data_dir": self.data_dir, "n_rows": self.n_rows, "shard_rows": self.shard_rows, **built}
 
     @classmethod
-    def from_record(cls, record, path: Path) -> "IndexManifest":
+    def from_record(cls, record, path: Path) -> IndexManifest:
         if not isinstance(record, dict) or record.get("format") != INDEX_FORMAT:
             found = record.get("format") if isinstance(record, dict) else None
             raise IndexFolderError(f"{path}: format {found!r}, expected {INDEX_FORMAT}")
@@ -110,7 +110,7 @@ class IndexFolder:
     path: Path
 
     @classmethod
-    def of(cls, path: str | Path) -> "IndexFolder":
+    def of(cls, path: str | Path) -> IndexFolder:
         return cls(Path(path))
 
     @property

@@ -11,8 +11,9 @@ Layout::
 ``product_id`` (optional) names the product a catalogue photo shows: the classes metric-learning training
 uses (:mod:`prodmatch.train.visual_task`); an empty cell means unknown. Category levels are optional columns
 ``level1`` (the top of the tree) to ``levelK`` (the leaf), numbered from 1 without gaps. A row is either
-labelled on every level or on none (all cells empty: unlabelled, e.g. a distractor of unknown category). The levels must form a tree: a value names one node, so the same
-level-2 value under two different level-1 values is an error (use full paths or ids when names repeat).
+labelled on every level or on none (all cells empty: unlabelled, e.g. a distractor of unknown category). The
+levels must form a tree: a value names one node, so the same level-2 value
+under two different level-1 values is an error (use full paths or ids when names repeat).
 Other columns are dropped.
 
 Checked, with the file, the 0-based data row, its 1-based CSV line and the column in every error:
@@ -256,7 +257,7 @@ class VisualSearchDir:
     root: Path
 
     @classmethod
-    def of(cls, root: str | Path) -> "VisualSearchDir":
+    def of(cls, root: str | Path) -> VisualSearchDir:
         root = Path(root)
         if not root.is_dir():
             raise DataValidationError(root, "visual-search directory not found")

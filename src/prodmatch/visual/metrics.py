@@ -16,8 +16,8 @@ counted in :attr:`RetrievalScore.n_without_truth`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class GroundTruth:
         return queries * self.n_index + self.positions
 
     @classmethod
-    def from_pairs(cls, query_positions, index_positions, n_queries: int, n_index: int) -> "GroundTruth":
+    def from_pairs(cls, query_positions, index_positions, n_queries: int, n_index: int) -> GroundTruth:
         """From parallel arrays of (query position, index position) pairs; duplicate pairs are an error."""
         queries = np.asarray(query_positions, dtype=np.int64)
         positions = np.asarray(index_positions, dtype=np.int64)
@@ -87,7 +87,7 @@ class GroundTruth:
         return cls(offsets, positions, int(n_index))
 
     @classmethod
-    def from_lists(cls, lists: Sequence[Sequence[int]], n_index: int) -> "GroundTruth":
+    def from_lists(cls, lists: Sequence[Sequence[int]], n_index: int) -> GroundTruth:
         """From one list of true index positions per query."""
         queries = np.repeat(np.arange(len(lists), dtype=np.int64), [len(x) for x in lists])
         positions = np.fromiter((p for x in lists for p in x), dtype=np.int64, count=len(queries))

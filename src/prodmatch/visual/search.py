@@ -41,7 +41,7 @@ class OpenIndex:
     categories: np.ndarray | None
     model: EmbeddingModel
 
-    def search(self, queries: "QueryVectors", k: int, how: CategorySearch, rows: slice = slice(None),
+    def search(self, queries: QueryVectors, k: int, how: CategorySearch, rows: slice = slice(None),
                index: VectorIndex | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, positions) of ``queries[rows]`` in ``index`` (default: the saved one; eval passes
         other kinds built from the same embeddings)."""

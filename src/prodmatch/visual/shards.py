@@ -15,9 +15,9 @@ table (a DataFrame slice) and returns their embeddings; they are L2-normalised h
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -78,7 +78,7 @@ class VectorIndex:
             raise RuntimeError(f"{self.kind} index is not built: call build(vectors) or load_index(path)")
         return self._index
 
-    def build(self, vectors: np.ndarray) -> "VectorIndex":
+    def build(self, vectors: np.ndarray) -> VectorIndex:
         vectors = check_embeddings(vectors, "index vectors")
         if len(vectors) == 0:
             raise ValueError("cannot build an index of 0 vectors")

@@ -10,8 +10,8 @@ import prodmatch.cv.pair.candidates as pairs_module
 from prodmatch.artifacts.thresholds import read_thresholds
 from prodmatch.cv import run_cv, save_cv
 from prodmatch.cv.oof import oof_candidates
-from prodmatch.cv.pair.tuning import rows_subset
 from prodmatch.cv.pair.candidates import early_stopping_fold, oof_pair_candidates, oof_pair_model
+from prodmatch.cv.pair.tuning import rows_subset
 from prodmatch.data import DataDir, assign_folds
 from prodmatch.match.pair.matching import proposed_pairs, select_pairs
 from prodmatch.recipes import load_recipe

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.pair.neighbourhood import with_reverse_pairs
 from prodmatch.match.pair.features import PairFeatures, density_levels, pair_features
+from prodmatch.match.pair.neighbourhood import with_reverse_pairs
 from prodmatch.search.features import Features
 from prodmatch.search.scales import COSINE, HAMMING
 from prodmatch.search.sources import PhashSource, TfidfSource, search_all_with_vectors

@@ -9,9 +9,9 @@ runs the same steps by partitions on a Dask cluster, with the same pairs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class Engine:
 
     name = "engine"
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc) -> None:

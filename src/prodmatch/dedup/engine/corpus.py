@@ -17,9 +17,9 @@ idf of the others, so the candidates and pair features would differ (measured in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,7 +38,7 @@ class TermCounts:
     df: dict[str, int]
     n_docs: int
 
-    def merge(self, later: "TermCounts") -> "TermCounts":
+    def merge(self, later: TermCounts) -> TermCounts:
         """These counts followed by those of later documents (first appearance kept from the earlier)."""
         df = dict(self.df)
         for term, count in later.df.items():
@@ -110,7 +110,7 @@ class FittedTfidf:
     idf: np.ndarray | None  # float32 per alphabetical id; None: empty vocabulary (a zero column)
 
     @classmethod
-    def fit(cls, config: TfidfConfig, counts: TermCounts) -> "FittedTfidf":
+    def fit(cls, config: TfidfConfig, counts: TermCounts) -> FittedTfidf:
         terms = list(counts.df)
         df = np.fromiter(counts.df.values(), dtype=np.int64, count=len(terms))
         n = counts.n_docs
@@ -172,7 +172,7 @@ class FittedTokens:
     empty: bool
 
     @classmethod
-    def fit(cls, counts: TermCounts) -> "FittedTokens":
+    def fit(cls, counts: TermCounts) -> FittedTokens:
         vocabulary = sorted(counts.df)
         if not vocabulary:
             return cls([""], {}, np.zeros(1, np.int64), counts.n_docs, True)

@@ -23,7 +23,6 @@ from prodmatch.match.pair.field_features import TITLE_PREFIXES, number_field_fea
 from prodmatch.match.pair.title_features import (
     TitleStats,
     class_features,
-    row_max_weight,
     row_totals,
     shared_tokens,
 )
@@ -46,7 +45,7 @@ class PairTable:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def take(self, positions) -> "PairTable":
+    def take(self, positions) -> PairTable:
         return PairTable(self.rows[positions], self.cols[positions], {k: v[positions] for k, v in self.scores.items()},
                          {k: v[positions] for k, v in self.rank_ab.items()},
                          {k: v[positions] for k, v in self.rank_ba.items()})
@@ -55,7 +54,7 @@ class PairTable:
         return CandidateTable(self.rows, self.cols, dict(self.scores), n, n)
 
     @staticmethod
-    def concat(parts: list["PairTable"]) -> "PairTable":
+    def concat(parts: list[PairTable]) -> PairTable:
         names = list(parts[0].scores)
         return PairTable(np.concatenate([p.rows for p in parts]), np.concatenate([p.cols for p in parts]),
                          {k: np.concatenate([p.scores[k] for p in parts]) for k in names},

@@ -100,9 +100,9 @@ class BlockedTfidf:
     per row, likewise) -- O(table) key lists, never pairs (:attr:`BlockedIndex.nbytes`). Dask copies that
     handle once to each worker that runs a search task, so every such worker holds it beside its partitions:
     measured on Shopee titles, ~460 bytes per row for a word source and ~2,800 for a char_wb 3-4 source
-    (docs/scale.md), i.e. ~3.3 GB per searching worker at 1M rows for dedup-large -- not for a 100M-row cluster. There the keys would be
-    shuffled instead: each row's (key, weight) entries by a hash of the key, each key's capped list built on
-    the shard that owns the key, the candidate pairs each list gives sent back to the query's partition by a
+    (docs/scale.md), i.e. ~3.3 GB per searching worker at 1M rows for dedup-large -- not for a 100M-row cluster.
+    There the keys would be shuffled instead: each row's (key, weight) entries by a hash of the key, each key's capped
+    list built on the shard that owns the key, the candidate pairs each list gives sent back to the query's partition by a
     second shuffle, and scored there against the candidates' rows fetched by a third (docs/scale.md). The
     caps stay global, so the pairs would stay the single process's.
     """

@@ -21,8 +21,8 @@ tens of partitions (docs/scale.md: what a hash shuffle would replace at hundreds
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

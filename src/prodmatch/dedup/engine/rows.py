@@ -18,11 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from prodmatch.dedup.engine.corpus import FittedTfidf, FittedTokens, LocalCounts, TermCounts, count_terms, merge_all, \
-    tfidf_rows
+from prodmatch.dedup.engine.corpus import FittedTfidf, FittedTokens, LocalCounts, TermCounts, count_terms, merge_all, tfidf_rows
 from prodmatch.match.pair.field_features import CHAR_CONFIG, code_tokens
-from prodmatch.match.pair.title_features import TOKEN_PATTERN, classify_tokens, first_token_ids, row_totals, \
-    units_matrix
+from prodmatch.match.pair.title_features import TOKEN_PATTERN, classify_tokens, first_token_ids, row_totals, units_matrix
 from prodmatch.search.features import Features
 
 WORD_PATTERN = r"(?u)\b\w+\b"  # field_features' words of a field found in the other record's title
@@ -47,7 +45,7 @@ class TextPlan:
     with_fields: bool = True  # Features.fields given (pair features of the fields and model codes)
 
     @classmethod
-    def of(cls, sources: list, columns) -> "TextPlan":
+    def of(cls, sources: list, columns) -> TextPlan:
         """The plan of a dedup table's columns (:class:`~prodmatch.dedup.table.Columns`): its fields by their
         feature names, as :meth:`~prodmatch.dedup.table.DedupTable.features` names them."""
         names = columns.field_names()
@@ -98,7 +96,7 @@ class TokenSpace:
     indicators: np.ndarray  # (vocabulary, 3) float32: quantity, number, code
 
     @classmethod
-    def fit(cls, counts: TermCounts) -> "TokenSpace":
+    def fit(cls, counts: TermCounts) -> TokenSpace:
         tokens = FittedTokens.fit(counts)
         classes = classify_tokens(tokens.vocabulary)
         indicators = np.c_[classes.quantity, classes.number, classes.code].astype(np.float32)
@@ -174,15 +172,15 @@ class RowBlock:
     def __getitem__(self, name: str):
         return self.columns[name]
 
-    def take(self, positions: np.ndarray) -> "RowBlock":
+    def take(self, positions: np.ndarray) -> RowBlock:
         """The rows at ``positions`` (local, ascending)."""
         return RowBlock({name: value[positions] for name, value in self.columns.items()}, self.ids[positions])
 
-    def with_columns(self, extra: dict) -> "RowBlock":
+    def with_columns(self, extra: dict) -> RowBlock:
         return RowBlock({**self.columns, **extra}, self.ids)
 
     @staticmethod
-    def concat(parts: list["RowBlock"]) -> "RowBlock":
+    def concat(parts: list[RowBlock]) -> RowBlock:
         parts = [p for p in parts if len(p)] or parts[:1]
         columns = {}
         for name, first in parts[0].columns.items():

@@ -44,11 +44,11 @@ class PairFeatures:
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.names.index(name)]
 
-    def take(self, index: np.ndarray) -> "PairFeatures":
+    def take(self, index: np.ndarray) -> PairFeatures:
         return PairFeatures(self.names, np.asfortranarray(self.values[index]))
 
     @classmethod
-    def from_columns(cls, columns: dict[str, np.ndarray]) -> "PairFeatures":
+    def from_columns(cls, columns: dict[str, np.ndarray]) -> PairFeatures:
         names = list(columns)
         n = len(next(iter(columns.values()))) if columns else 0
         values = np.empty((n, len(names)), dtype=np.float32, order="F")
@@ -57,7 +57,7 @@ class PairFeatures:
         return cls(names, values)
 
     @staticmethod
-    def concat(parts: list["PairFeatures"]) -> "PairFeatures":
+    def concat(parts: list[PairFeatures]) -> PairFeatures:
         names = {tuple(p.names) for p in parts}
         if len(names) != 1:
             raise ValueError("pair features to stack must have the same columns")

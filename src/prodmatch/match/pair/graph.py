@@ -30,7 +30,7 @@ class GraphSteps:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "GraphSteps":
+    def from_dict(cls, data: dict | None) -> GraphSteps:
         return cls(**(data or {}))
 
     def describe(self) -> str:

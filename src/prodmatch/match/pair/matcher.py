@@ -29,7 +29,7 @@ class PairModelMatcher:
             return None
         return "LightGBM is not installed (pip install 'lightgbm>=4.0')"
 
-    def for_test_size(self, n_rows: int) -> "PairModelMatcher":
+    def for_test_size(self, n_rows: int) -> PairModelMatcher:
         return replace(self, matching=self.matching.for_test_size(n_rows))
 
     def match(self, features: Features, sources: list) -> Matched:
@@ -60,5 +60,5 @@ class PairModelMatcher:
         return {"kind": self.kind, "matching": self.matching.as_dict(), "model": self.model.as_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PairModelMatcher":
+    def from_dict(cls, data: dict) -> PairModelMatcher:
         return cls(PairModel.from_dict(data["model"]), PairMatching.from_dict(data["matching"]))

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from prodmatch.match.candidates import CandidateTable
-from prodmatch.match.pair.graph import GraphSteps, apply_graph_steps
-from prodmatch.match.pair.neighbourhood import with_reverse_pairs
 from prodmatch.match.pair.features import PairFeatures, pair_features
+from prodmatch.match.pair.graph import GraphSteps, apply_graph_steps
 from prodmatch.match.pair.model import PAIR_COLUMN, PairModel
+from prodmatch.match.pair.neighbourhood import with_reverse_pairs
 from prodmatch.match.policy import MatchPolicy
 from prodmatch.search.features import Features
 from prodmatch.search.sources import search_all_with_vectors
-
 
 MAX_EXTRAPOLATED_DOUBLINGS = 2.0  # a slope is never carried further past the size it was tuned at
 
@@ -62,7 +61,7 @@ class PairMatching:
     def threshold(self) -> float:
         return float(self.policy.thresholds[PAIR_COLUMN])
 
-    def for_test_size(self, n_rows: int) -> "PairMatching":
+    def for_test_size(self, n_rows: int) -> PairMatching:
         """This matching for ``n_rows`` postings searched together."""
         if self.tuned_size <= 0 or n_rows == self.tuned_size:
             return self
@@ -84,7 +83,7 @@ class PairMatching:
         graph = replace(self.graph, two_hop_edge=None if edge is None else shift_logit(edge, shift))
         return replace(self, policy=policy, graph=graph, tuned_size=float(n_rows), smaller=[])
 
-    def _interpolated(self, n_rows: int) -> "PairMatching":
+    def _interpolated(self, n_rows: int) -> PairMatching:
         sizes = np.log2([level[0] for level in self.smaller] + [self.tuned_size])
         x = float(np.clip(np.log2(max(n_rows, 1)), sizes[0], sizes[-1]))
 
@@ -105,7 +104,7 @@ class PairMatching:
                 "smaller": [[s, t, None if not np.isfinite(f) else f] for s, t, f in self.smaller]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PairMatching":
+    def from_dict(cls, data: dict) -> PairMatching:
         smaller = [(s, t, -np.inf if f is None else f) for s, t, f in data.get("smaller") or []]
         return cls(MatchPolicy.from_dict(data["policy"]), GraphSteps.from_dict(data.get("graph")),
                    float(data.get("tuned_size", 0.0)), float(data.get("size_slope", 0.0)), smaller)

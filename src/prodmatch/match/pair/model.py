@@ -97,7 +97,7 @@ class PairModel:
                 "rounds": int(self.rounds), "params": dict(self.params)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PairModel":
+    def from_dict(cls, data: dict) -> PairModel:
         if data.get("format") != "lightgbm":
             raise ValueError(f"unknown pair model format {data.get('format')!r}")
         return cls(data["model_text"], list(data["feature_names"]), int(data["rounds"]), dict(data.get("params", {})))
