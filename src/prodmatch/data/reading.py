@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,22 @@ from prodmatch.data.validation import (
 )
 
 
+@contextmanager
+def csv_read_errors(path: Path):
+    """A CSV parser's failures (pandas or dask.dataframe) as one-line errors naming ``path``."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise DataValidationError(path, f"cannot read the file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise not_utf8_error(path) from None
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(path, "file is empty (no header)") from None
+    except pd.errors.ParserError as exc:
+        raise multi_line_error(path, "the rows after it are lost") or \
+            DataValidationError(path, f"malformed CSV: {exc}") from None
+
+
 def read_csv_strings(path: str | Path) -> pd.DataFrame:
     """Read a CSV keeping every cell a string ("" for empty), wrapping parser errors with the file name.
 
@@ -34,17 +51,8 @@ def read_csv_strings(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(path, "is a folder, not a CSV file")
     if not path.is_file():
         raise DataValidationError(path, "file not found")
-    try:
+    with csv_read_errors(path):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
-    except PermissionError as exc:
-        raise DataValidationError(path, f"cannot read the file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise not_utf8_error(path) from None
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(path, "file is empty (no header)") from None
-    except pd.errors.ParserError as exc:
-        raise multi_line_error(path, "the rows after it are lost") or \
-            DataValidationError(path, f"malformed CSV: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     check_one_record_per_line(frame, path)
     return frame

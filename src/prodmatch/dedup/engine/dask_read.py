@@ -13,7 +13,7 @@ from pathlib import Path
 import dask.dataframe as dd
 import pandas as pd
 
-from prodmatch.data.reading import check_one_record_per_line, multi_line_error, not_utf8_error
+from prodmatch.data.reading import check_one_record_per_line, csv_read_errors
 from prodmatch.data.validation import DataValidationError
 from prodmatch.dedup.table import cell_text, table_format
 from prodmatch.dedup.vocab import PARQUET
@@ -23,18 +23,9 @@ BLOCKSIZE = "32MiB"  # bytes of CSV per partition as read
 
 
 def read_csv_dask(path: Path, client, blocksize: str = BLOCKSIZE) -> pd.DataFrame:
-    try:
+    with csv_read_errors(path):
         frame = client.compute(dd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8",
                                            blocksize=blocksize), sync=True)
-    except PermissionError as exc:
-        raise DataValidationError(path, f"cannot read the file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise not_utf8_error(path) from None
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(path, "file is empty (no header)") from None
-    except pd.errors.ParserError as exc:
-        raise multi_line_error(path, "the rows after it are lost") or \
-            DataValidationError(path, f"malformed CSV: {exc}") from None
     frame = frame.reset_index(drop=True)  # each block counts its rows from 0
     frame.columns = [str(c).strip() for c in frame.columns]
     check_one_record_per_line(frame, path)

@@ -19,7 +19,7 @@ import numpy as np
 from prodmatch.dedup.engine.rows import TITLE, FittedPlan, RowBlock
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.pair.features import DENSITY_LEVELS, PairFeatures
-from prodmatch.match.pair.field_features import TITLE_PREFIXES, number_field_features, shared_counts
+from prodmatch.match.pair.field_features import TITLE_PREFIXES, code_pair_features, number_field_features, shared_counts
 from prodmatch.match.pair.title_features import (
     TitleStats,
     class_features,
@@ -163,22 +163,7 @@ def text_field_columns(name: str, block: RowBlock, fitted: FittedPlan, a: np.nda
 
 def code_columns(block: RowBlock, fitted: FittedPlan, a: np.ndarray, b: np.ndarray) -> dict:
     """field_features.code_features with the whole table's code frequencies."""
-    title_codes, all_codes = block["codes.title"], block["codes.all"]
-    idf = fitted.codes.normalised_idf()
-    shared, rarest = shared_counts(all_codes, all_codes, a, b, idf)
-    a_in_b, _ = shared_counts(title_codes, all_codes, a, b)
-    b_in_a, _ = shared_counts(all_codes, title_codes, a, b)
-    title_shared, _ = shared_counts(title_codes, title_codes, a, b)
-    n_title = row_totals(title_codes)
-    n_a, n_b = n_title[a], n_title[b]
-    return {
-        "codes.shared": shared,
-        "codes.shared_max_idf": rarest,
-        "codes.title_shared": title_shared,
-        "codes.title_a_in_b": _share(a_in_b, n_a),
-        "codes.title_b_in_a": _share(b_in_a, n_b),
-        "codes.title_conflict": ((n_a > 0) & (n_b > 0) & (a_in_b == 0) & (b_in_a == 0)).astype(np.float32),
-    }
+    return code_pair_features(block["codes.title"], block["codes.all"], fitted.codes.normalised_idf(), a, b)
 
 
 def pair_features_of(pairs: PairTable, block: RowBlock, fitted: FittedPlan, source_names: list[str]) -> PairFeatures:

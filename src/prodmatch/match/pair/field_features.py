@@ -149,7 +149,13 @@ def code_features(titles: list[str], texts: list[list[str]], rows: np.ndarray, c
     all_codes, vocabulary = binary_rows(everywhere, vocabulary)
     width = max(len(vocabulary), 1)
     title_codes, all_codes = _pad(title_codes, width), _pad(all_codes, width)
-    idf = normalised_idf(all_codes)
+    return code_pair_features(title_codes, all_codes, normalised_idf(all_codes), rows, cols)
+
+
+def code_pair_features(title_codes, all_codes, idf: np.ndarray, rows: np.ndarray, cols: np.ndarray
+                       ) -> dict[str, np.ndarray]:
+    """The code features of pairs (rows, cols) from each record's title codes, its codes everywhere and their idf
+    (the dedup engine passes the whole table's idf)."""
     shared, rarest = shared_counts(all_codes, all_codes, rows, cols, idf)
     a_in_b, _ = shared_counts(title_codes, all_codes, rows, cols)
     b_in_a, _ = shared_counts(all_codes, title_codes, rows, cols)
