@@ -22,9 +22,9 @@ from prodmatch.match.pair.features import DENSITY_LEVELS, PairFeatures
 from prodmatch.match.pair.field_features import TITLE_PREFIXES, code_pair_features, number_field_features, shared_counts
 from prodmatch.match.pair.title_features import (
     TitleStats,
-    class_features,
     row_totals,
     shared_tokens,
+    title_features_of,
 )
 from prodmatch.search.sources import rowwise_dot
 
@@ -105,30 +105,7 @@ def title_stats_of(block: RowBlock, prefix: str, space) -> TitleStats:
 
 def title_columns(stats: TitleStats, a: np.ndarray, b: np.ndarray) -> dict:
     """title_features.title_pair_features from fitted per-row figures."""
-    shared = shared_tokens(stats, a, b)
-    union = stats.n_tokens[a] + stats.n_tokens[b] - shared.count
-    idf_union = stats.idf_total[a] + stats.idf_total[b] - shared.idf
-    norms = stats.idf_norm[a] * stats.idf_norm[b]
-    out = {
-        "title.jaccard": _divide(shared.count, union),
-        "title.idf_jaccard": _divide(shared.idf, idf_union),
-        "title.idf_cosine": _divide(shared.idf_squared, norms),
-        "title.shared": shared.count,
-        "title.n_tokens_a": stats.n_tokens[a],
-        "title.n_tokens_b": stats.n_tokens[b],
-        "title.length_ratio": _ratio(stats.lengths[a], stats.lengths[b]),
-        "title.shared_max_idf": shared.max_idf,
-        "title.only_a_max_idf": shared.only_a_max_idf,
-        "title.only_b_max_idf": shared.only_b_max_idf,
-        "title.first_token_same": _same(stats.first, a, b),
-        "title.rarest_token_same": _same(stats.rarest, a, b),
-    }
-    for column, prefix in enumerate(("quantity", "number", "code")):
-        out.update(class_features(prefix, stats.per_class[a, column], stats.per_class[b, column],
-                                  shared.per_class[:, column]))
-        if prefix == "quantity":
-            out["quantity.unit_mismatch"] = shared.units - np.minimum(shared.per_class[:, 0], shared.units)
-    return out
+    return title_features_of(stats, shared_tokens(stats, a, b), a, b)
 
 
 def _share(shared: np.ndarray, total: np.ndarray) -> np.ndarray:

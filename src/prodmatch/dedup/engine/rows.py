@@ -21,6 +21,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from prodmatch.dedup.engine.corpus import FittedTfidf, FittedTokens, LocalCounts, TermCounts, count_terms, merge_all, tfidf_rows
 from prodmatch.match.pair.field_features import CHAR_CONFIG, code_tokens
 from prodmatch.match.pair.title_features import TOKEN_PATTERN, classify_tokens, first_token_ids, row_totals, units_matrix
+from prodmatch.match.pair.title_features import rarest_token_ids as title_rarest_token_ids
 from prodmatch.search.features import Features
 
 WORD_PATTERN = r"(?u)\b\w+\b"  # field_features' words of a field found in the other record's title
@@ -131,14 +132,7 @@ def fit_plan(plan: TextPlan, counts: dict[str, TermCounts]) -> FittedPlan:
 
 def rarest_token_ids(tokens: sp.csr_matrix, df: np.ndarray) -> np.ndarray:
     """title_features.rarest_token_ids with the whole table's document frequencies."""
-    out = np.full(tokens.shape[0], -1, dtype=np.int64)
-    counts = np.diff(tokens.indptr)
-    if tokens.nnz == 0:
-        return out
-    row_of = np.repeat(np.arange(tokens.shape[0]), counts)
-    order = np.lexsort((tokens.indices, df[tokens.indices], row_of))
-    out[counts > 0] = tokens.indices[order[tokens.indptr[:-1][counts > 0]]]
-    return out
+    return title_rarest_token_ids(tokens, df)
 
 
 def token_columns(prefix: str, space: TokenSpace, local: LocalCounts, texts: list[str]) -> dict:

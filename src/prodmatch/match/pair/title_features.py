@@ -200,7 +200,12 @@ def title_pair_features(titles: list[str], rows: np.ndarray, cols: np.ndarray, r
     if reverse is not None and (reverse < 0).any():
         reverse = None  # some pair lacks its reverse: compute both sides
     stats = title_stats(titles)
-    shared = shared_tokens(stats, rows, cols, reverse)
+    return title_features_of(stats, shared_tokens(stats, rows, cols, reverse), rows, cols)
+
+
+def title_features_of(stats: TitleStats, shared: SharedTokens, rows: np.ndarray, cols: np.ndarray) -> dict:
+    """The title features of pairs (rows, cols) from per-title figures and the pairs' shared tokens (the dedup
+    engine passes figures fitted on the whole table)."""
     union = stats.n_tokens[rows] + stats.n_tokens[cols] - shared.count
     idf_union = stats.idf_total[rows] + stats.idf_total[cols] - shared.idf
     norms = stats.idf_norm[rows] * stats.idf_norm[cols]
@@ -227,9 +232,11 @@ def title_pair_features(titles: list[str], rows: np.ndarray, cols: np.ndarray, r
     return out
 
 
-def rarest_token_ids(tokens: sp.csr_matrix) -> np.ndarray:
-    """Each title's lowest-df token (its most specific word: a model, a brand), -1 for an empty title."""
-    df = np.bincount(tokens.indices, minlength=tokens.shape[1])
+def rarest_token_ids(tokens: sp.csr_matrix, df: np.ndarray | None = None) -> np.ndarray:
+    """Each title's lowest-df token (its most specific word: a model, a brand), -1 for an empty title; ``df``:
+    document frequencies of a larger table (default: of these titles)."""
+    if df is None:
+        df = np.bincount(tokens.indices, minlength=tokens.shape[1])
     out = np.full(tokens.shape[0], -1, dtype=np.int64)
     counts = np.diff(tokens.indptr)
     if tokens.nnz == 0:
