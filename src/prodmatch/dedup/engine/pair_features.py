@@ -19,7 +19,13 @@ import numpy as np
 from prodmatch.dedup.engine.rows import TITLE, FittedPlan, RowBlock
 from prodmatch.match.candidates import CandidateTable
 from prodmatch.match.pair.features import DENSITY_LEVELS, PairFeatures
-from prodmatch.match.pair.field_features import TITLE_PREFIXES, code_pair_features, number_field_features, shared_counts
+from prodmatch.match.pair.field_features import (
+    TITLE_PREFIXES,
+    blank_missing,
+    code_pair_features,
+    number_field_features,
+    shared_counts,
+)
 from prodmatch.match.pair.title_features import (
     TitleStats,
     row_totals,
@@ -60,19 +66,6 @@ class PairTable:
                          {k: np.concatenate([p.scores[k] for p in parts]) for k in names},
                          {k: np.concatenate([p.rank_ab[k] for p in parts]) for k in names},
                          {k: np.concatenate([p.rank_ba[k] for p in parts]) for k in names})
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
-
-
-def _same(ids: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return ((ids[a] == ids[b]) & (ids[a] >= 0)).astype(np.float32)
-
-
-def _ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    high = np.maximum(x, y)
-    return np.divide(np.minimum(x, y), high, out=np.ones_like(high), where=high > 0)
 
 
 def source_columns(name: str, pairs: PairTable, block: RowBlock, a: np.ndarray, b: np.ndarray) -> dict:
@@ -130,12 +123,7 @@ def text_field_columns(name: str, block: RowBlock, fitted: FittedPlan, a: np.nda
         out[f"{name}.a_in_title_b"] = _share(a_in_b, sizes[a])
         out[f"{name}.b_in_title_a"] = _share(b_in_a, sizes[b])
     empty = block[f"{prefix}.empty"]
-    missing = empty[a] | empty[b]
-    for key, values in out.items():
-        values = values.astype(np.float32, copy=True)
-        values[missing] = np.nan
-        out[key] = values
-    return out
+    return blank_missing(out, empty[a] | empty[b])
 
 
 def code_columns(block: RowBlock, fitted: FittedPlan, a: np.ndarray, b: np.ndarray) -> dict:

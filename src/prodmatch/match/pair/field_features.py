@@ -119,7 +119,11 @@ def text_field_features(name: str, texts: list[str], titles: list[str], rows: np
     except ValueError:  # empty vocabulary: every field and title empty
         out[f"{name}.a_in_title_b"] = out[f"{name}.b_in_title_a"] = np.full(len(rows), np.nan, np.float32)
     empty = np.array([not t.strip() for t in texts], dtype=bool)
-    missing = empty[rows] | empty[cols]
+    return blank_missing(out, empty[rows] | empty[cols])
+
+
+def blank_missing(out: dict[str, np.ndarray], missing: np.ndarray) -> dict[str, np.ndarray]:
+    """Every feature as float32, NaN on the pairs where either record lacks the field."""
     for key, values in out.items():
         values = values.astype(np.float32, copy=True)
         values[missing] = np.nan
